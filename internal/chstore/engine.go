@@ -1,0 +1,127 @@
+package chstore
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/chdb-io/chdb-go/chdb"
+)
+
+// embeddedFormat is how the embedded engine returns rows: one JSON array of
+// names, one of types, then one array per row.
+const embeddedFormat = "JSONCompactEachRowWithNamesAndTypes"
+
+// embeddedEngine is the in-process engine (chDB). Its session is safe for
+// concurrent queries; it cannot be interrupted, so a context is only
+// checked before a statement starts.
+type embeddedEngine struct {
+	session *chdb.Session
+}
+
+func openEmbedded(path string) (*embeddedEngine, error) {
+	s, err := chdb.NewSession(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open the embedded engine at %q: %w", path, err)
+	}
+	return &embeddedEngine{session: s}, nil
+}
+
+func (e *embeddedEngine) exec(ctx context.Context, sql sqlText) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res, err := e.session.Query(string(sql), embeddedFormat)
+	if err != nil {
+		return classify(err)
+	}
+	if res != nil {
+		res.Free()
+	}
+	return nil
+}
+
+func (e *embeddedEngine) query(ctx context.Context, sql sqlText) (resultRows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res, err := e.session.Query(string(sql), embeddedFormat)
+	if err != nil {
+		return nil, classify(err)
+	}
+	// The buffer belongs to the engine until Free; keep a copy.
+	out := append([]byte(nil), res.Buf()...)
+	res.Free()
+	rows, err := newJSONRows(out)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	return rows, nil
+}
+
+func (e *embeddedEngine) close() error {
+	e.session.Close()
+	return nil
+}
+
+var _ resultRows = (driver.Rows)(nil)
+
+// serverEngine talks to a ClickHouse server with the native protocol.
+// No server can run in this project's test environment, so this path is
+// covered by the shared SQL (tested on the embedded engine with the same
+// type rules) and by tests of the options and error handling only.
+type serverEngine struct {
+	conn driver.Conn
+}
+
+// serverOptions builds the driver options of a server configuration. The
+// connection has no default database: every statement names its tables
+// with the database, which may not exist before the first migration.
+func serverOptions(cfg Config) *clickhouse.Options {
+	opts := &clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Endpoint},
+		Auth: clickhouse.Auth{
+			Username: cfg.Username,
+			Password: string(cfg.Password),
+		},
+		DialTimeout: cfg.DialTimeout,
+		ClientInfo: clickhouse.ClientInfo{
+			Products: []struct{ Name, Version string }{{Name: "agentpulse", Version: "0"}},
+		},
+	}
+	if cfg.Secure {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return opts
+}
+
+func openServer(ctx context.Context, cfg Config) (*serverEngine, error) {
+	conn, err := clickhouse.Open(serverOptions(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("failed to configure the connection to %s: %w", cfg.Endpoint, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("failed to reach ClickHouse at %s: %w", cfg.Endpoint, classify(err))
+	}
+	return &serverEngine{conn: conn}, nil
+}
+
+func (e *serverEngine) exec(ctx context.Context, sql sqlText) error {
+	return classify(e.conn.Exec(ctx, string(sql)))
+}
+
+func (e *serverEngine) query(ctx context.Context, sql sqlText) (resultRows, error) {
+	rows, err := e.conn.Query(ctx, string(sql))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return rows, nil
+}
+
+func (e *serverEngine) close() error {
+	return e.conn.Close()
+}

@@ -1,0 +1,3 @@
+{{/* funnel: for each stage, the sessions whose furthest stage is it or a later one. */}}
+SELECT {{.StageCounts}}
+FROM ({{template "sessions" .}})

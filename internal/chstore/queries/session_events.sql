@@ -1,0 +1,16 @@
+{{/* session_events: the events of one session as ingested, in time order, ties by event_id. */}}
+SELECT
+    event_id,
+    session_id,
+    toString(event_type),
+    toUnixTimestamp64Milli(timestamp),
+    user_id,
+    product_id,
+    metadata,
+    properties,
+    truncated,
+    cost_usd,
+    toString(cost_status)
+FROM {{.DB}}.events FINAL
+WHERE product_id = {{.Product}} AND session_id = {{.SessionID}}
+ORDER BY timestamp, event_id
