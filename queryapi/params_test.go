@@ -1,0 +1,177 @@
+package queryapi
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParsePeriod(t *testing.T) {
+	now := time.Date(2025, 6, 15, 12, 30, 45, 123456789, time.UTC)
+	nowMS := time.Date(2025, 6, 15, 12, 30, 45, 123000000, time.UTC)
+	tokyo := time.FixedZone("JST", 9*3600)
+	ny := time.FixedZone("EDT", -4*3600)
+
+	tests := []struct {
+		name     string
+		query    string // raw query string, decoded as a server would
+		from, to time.Time
+		errParam string // the parameter the 400 names
+	}{
+		{
+			name: "defaults to the last 30 days up to now",
+			from: nowMS.AddDate(0, 0, -30),
+			to:   nowMS,
+		},
+		{
+			name:  "bare dates: from at midnight UTC, to includes its whole day",
+			query: "from=2025-05-01&to=2025-05-31",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "same bare date on both sides is one day",
+			query: "from=2025-05-01&to=2025-05-01",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 5, 2, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "bare date at the end of a year",
+			query: "from=2024-12-31&to=2024-12-31",
+			from:  time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "RFC3339 with Z",
+			query: "from=2025-05-01T10:00:00Z&to=2025-05-02T10:00:00.250Z",
+			from:  time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 5, 2, 10, 0, 0, 250000000, time.UTC),
+		},
+		{
+			name:  "escaped + offset",
+			query: "from=2025-05-01T09:00:00%2B09:00&to=2025-05-02T00:00:00%2B09:00",
+			from:  time.Date(2025, 5, 1, 9, 0, 0, 0, tokyo).UTC(),
+			to:    time.Date(2025, 5, 2, 0, 0, 0, 0, tokyo).UTC(),
+		},
+		{
+			name:  "unescaped + arrives as a space and is read as +",
+			query: "from=2025-05-01T09:00:00+09:00&to=2025-05-02T00:00:00+09:00",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 5, 1, 15, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "negative offset",
+			query: "from=2025-05-01T20:00:00-04:00",
+			from:  time.Date(2025, 5, 1, 20, 0, 0, 0, ny).UTC(),
+			to:    nowMS,
+		},
+		{
+			name:  "only from: to is now",
+			query: "from=2025-06-01",
+			from:  time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),
+			to:    nowMS,
+		},
+		{
+			name:  "only to: from is 30 days before it",
+			query: "to=2025-03-10",
+			from:  time.Date(2025, 3, 11, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -30),
+			to:    time.Date(2025, 3, 11, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "from equal to to is an empty period, not an error",
+			query: "from=2025-05-01T00:00:00Z&to=2025-05-01T00:00:00Z",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+		},
+		{
+			name:  "empty values mean the default",
+			query: "from=&to=",
+			from:  nowMS.AddDate(0, 0, -30),
+			to:    nowMS,
+		},
+		{
+			name:  "unknown parameters are ignored",
+			query: "granularity=day&from=2025-05-01",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    nowMS,
+		},
+		{name: "from after to", query: "from=2025-05-02&to=2025-05-01T12:00:00Z", errParam: "from"},
+		{name: "from after the default to", query: "from=2999-01-01", errParam: "from"},
+		{name: "to before from", query: "from=2025-06-10&to=2025-06-01", errParam: "from"},
+		{name: "unparsable from", query: "from=yesterday", errParam: "from"},
+		{name: "unparsable to", query: "to=2025-13-01", errParam: "to"},
+		{name: "date without zero padding", query: "from=2025-5-1", errParam: "from"},
+		{name: "time without offset", query: "from=2025-05-01T10:00:00", errParam: "from"},
+		{name: "unix seconds", query: "to=1714550400", errParam: "to"},
+		{name: "space between date and time", query: "from=2025-05-01%2010:00:00Z", errParam: "from"},
+		{name: "day 31 of a 30-day month", query: "to=2025-04-31", errParam: "to"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			require.NoError(t, err)
+
+			p, err := parsePeriod(q, now)
+			if tt.errParam != "" {
+				var pe *paramError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, tt.errParam, pe.param)
+				assert.Contains(t, err.Error(), tt.errParam+": ")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.from, p.from, "from")
+			assert.Equal(t, tt.to, p.to, "to")
+		})
+	}
+}
+
+func TestParseLimitAndOffset(t *testing.T) {
+	tests := []struct {
+		query    string
+		def      int
+		limit    int
+		offset   int
+		errParam string
+	}{
+		{query: "", def: 50, limit: 50, offset: 0},
+		{query: "", def: 20, limit: 20, offset: 0},
+		{query: "limit=1&offset=0", def: 50, limit: 1, offset: 0},
+		{query: "limit=1000&offset=999999", def: 50, limit: 1000, offset: 999999},
+		{query: "limit=0", def: 50, errParam: "limit"},
+		{query: "limit=1001", def: 20, errParam: "limit"},
+		{query: "limit=-5", def: 50, errParam: "limit"},
+		{query: "limit=ten", def: 50, errParam: "limit"},
+		{query: "limit=2.5", def: 50, errParam: "limit"},
+		{query: "limit=99999999999999999999999", def: 50, errParam: "limit"},
+		{query: "offset=-1", def: 50, errParam: "offset"},
+		{query: "offset=1e3", def: 50, errParam: "offset"},
+		{query: "offset=99999999999999999999999", def: 50, errParam: "offset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			require.NoError(t, err)
+
+			limit, lerr := parseLimit(q, tt.def)
+			offset, oerr := parseOffset(q)
+			if tt.errParam != "" {
+				err := lerr
+				if tt.errParam == "offset" {
+					err = oerr
+				}
+				var pe *paramError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, tt.errParam, pe.param)
+				return
+			}
+			require.NoError(t, lerr)
+			require.NoError(t, oerr)
+			assert.Equal(t, tt.limit, limit)
+			assert.Equal(t, tt.offset, offset)
+		})
+	}
+}
