@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/agentpulse/agentpulse/internal/auth"
 	"github.com/agentpulse/agentpulse/receiver/agentpulsereceiver/internal/metadata"
@@ -32,7 +32,7 @@ func TestLoadConfig(t *testing.T) {
 	wantOwn.MaxStringBytes = 4096
 
 	for id, want := range map[component.ID]*Config{
-		component.NewID(metadata.Type):                      wantShared,
+		component.NewID(metadata.Type):                       wantShared,
 		component.NewIDWithName(metadata.Type, "standalone"): wantOwn,
 	} {
 		t.Run(id.String(), func(t *testing.T) {
