@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,10 @@ import (
 // retryAfterSeconds is what overloaded answers ask clients to wait.
 const retryAfterSeconds = 1
 
+// traceIdentityLimit bounds the traces whose session and user are kept for
+// their log records (about 100 bytes each).
+const traceIdentityLimit = 100_000
+
 type agentpulseReceiver struct {
 	cfg      *Config
 	set      receiver.Settings
@@ -40,7 +46,8 @@ type agentpulseReceiver struct {
 	keys     *auth.Store
 	now      func() time.Time
 	server   *http.Server
-	unmount  func()
+	unmount  []func()
+	traces   *traceIdentities
 	shutdown sync.WaitGroup
 }
 
@@ -55,7 +62,10 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*agent
 	if err != nil {
 		return nil, err
 	}
-	return &agentpulseReceiver{cfg: cfg, set: set, next: next, obsrecv: obsrecv, now: time.Now}, nil
+	return &agentpulseReceiver{
+		cfg: cfg, set: set, next: next, obsrecv: obsrecv, now: time.Now,
+		traces: newTraceIdentities(traceIdentityLimit),
+	}, nil
 }
 
 func (r *agentpulseReceiver) Start(ctx context.Context, host component.Host) error {
@@ -65,11 +75,15 @@ func (r *agentpulseReceiver) Start(ctx context.Context, host component.Host) err
 			return fmt.Errorf("server: %w", err)
 		}
 		r.keys = srv.Keys()
-		r.unmount, err = srv.Mount("/v1/events", http.HandlerFunc(r.handleEvents))
-		if err != nil {
-			return fmt.Errorf("failed to mount /v1/events: %w", err)
+		for path, h := range r.routes() {
+			unmount, err := srv.Mount(path, h)
+			if err != nil {
+				r.unmountAll()
+				return fmt.Errorf("failed to mount %s: %w", path, err)
+			}
+			r.unmount = append(r.unmount, unmount)
 		}
-		r.set.Logger.Info("Serving /v1/events on the shared server", zap.String("server", r.cfg.Server.String()))
+		r.set.Logger.Info("Serving ingest on the shared server", zap.String("server", r.cfg.Server.String()))
 		return nil
 	}
 
@@ -79,7 +93,9 @@ func (r *agentpulseReceiver) Start(ctx context.Context, host component.Host) err
 	}
 	r.keys = keys
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/events", r.handleEvents)
+	for path, h := range r.routes() {
+		mux.Handle(path, h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		apiserver.WriteError(w, http.StatusNotFound, apiserver.CodeNotFound, "no such path")
 	})
@@ -104,10 +120,24 @@ func (r *agentpulseReceiver) Start(ctx context.Context, host component.Host) err
 	return nil
 }
 
-func (r *agentpulseReceiver) Shutdown(ctx context.Context) error {
-	if r.unmount != nil {
-		r.unmount()
+// routes are the ingest paths: the SDK's events and OTLP/HTTP.
+func (r *agentpulseReceiver) routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/v1/events": http.HandlerFunc(r.handleEvents),
+		"/v1/traces": http.HandlerFunc(r.handleTraces),
+		"/v1/logs":   http.HandlerFunc(r.handleLogs),
 	}
+}
+
+func (r *agentpulseReceiver) unmountAll() {
+	for _, u := range r.unmount {
+		u()
+	}
+	r.unmount = nil
+}
+
+func (r *agentpulseReceiver) Shutdown(ctx context.Context) error {
+	r.unmountAll()
 	var err error
 	if r.server != nil {
 		err = r.server.Shutdown(ctx)
@@ -116,29 +146,35 @@ func (r *agentpulseReceiver) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
+// ingestRequest checks what every ingest route shares: the method, a
+// product key, the content type and the body size. It answers the request
+// itself and returns ok=false when the request cannot go on.
+func (r *agentpulseReceiver) ingestRequest(w http.ResponseWriter, req *http.Request, mediaTypes ...string) (p auth.Principal, mediaType string, body []byte, ok bool) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		apiserver.WriteError(w, http.StatusMethodNotAllowed, apiserver.CodeMethodNotAllowed, "use POST for /v1/events")
-		return
+		apiserver.WriteError(w, http.StatusMethodNotAllowed, apiserver.CodeMethodNotAllowed, "use POST for "+req.URL.Path)
+		return p, "", nil, false
 	}
 	p, err := r.keys.Authenticate(req)
 	if err != nil {
 		apiserver.WriteAuthError(w, err)
-		return
+		return p, "", nil, false
 	}
 	if p.Scope != auth.ScopeProduct {
 		apiserver.WriteError(w, http.StatusForbidden, apiserver.CodeForbidden, "dashboard keys cannot ingest; use a product key")
-		return
+		return p, "", nil, false
 	}
+	mediaType = mediaTypes[0]
 	if ct := req.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !slices.Contains(mediaTypes, mt) {
 			apiserver.WriteError(w, http.StatusUnsupportedMediaType, apiserver.CodeUnsupportedMediaType,
-				fmt.Sprintf("Content-Type %q is not supported; send application/json", ct))
-			return
+				fmt.Sprintf("Content-Type %q is not supported; send %s", ct, strings.Join(mediaTypes, " or ")))
+			return p, "", nil, false
 		}
+		mediaType = mt
 	}
-	body, status, err := r.readBody(w, req)
+	body, status, err := r.readBody(req)
 	if err != nil {
 		code := apiserver.CodeInvalidRequest
 		switch status {
@@ -148,6 +184,14 @@ func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Reque
 			code = apiserver.CodeUnsupportedMediaType
 		}
 		apiserver.WriteError(w, status, code, err.Error())
+		return p, "", nil, false
+	}
+	return p, mediaType, body, true
+}
+
+func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Request) {
+	p, _, body, ok := r.ingestRequest(w, req, "application/json")
+	if !ok {
 		return
 	}
 
@@ -177,19 +221,8 @@ func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Reque
 		return
 	}
 
-	if len(events) > 0 {
-		if err := r.consume(req.Context(), p.Product, events); err != nil {
-			if consumererror.IsPermanent(err) {
-				r.set.Logger.Warn("Batch refused by the pipeline", zap.Error(err), zap.Int("events", len(events)))
-				apiserver.WriteError(w, http.StatusBadRequest, apiserver.CodeInvalidRequest, "the pipeline refused the batch")
-				return
-			}
-			r.set.Logger.Debug("Pipeline is not accepting events", zap.Error(err))
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-			apiserver.WriteError(w, http.StatusServiceUnavailable, apiserver.CodeOverloaded,
-				"the collector cannot accept events right now; retry later")
-			return
-		}
+	if len(events) > 0 && !r.consume(w, req.Context(), p.Product, events) {
+		return
 	}
 	r.set.Logger.Debug("Accepted events", zap.Int("accepted", len(events)), zap.Int("rejected", len(rejected)))
 	apiserver.WriteJSON(w, http.StatusAccepted, map[string]any{"accepted": len(events), "rejected": rejected})
@@ -197,7 +230,7 @@ func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Reque
 
 // readBody reads the request body, decompressing gzip when the shared
 // middleware has not already done so, up to the configured limit.
-func (r *agentpulseReceiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, int, error) {
+func (r *agentpulseReceiver) readBody(req *http.Request) ([]byte, int, error) {
 	var src io.Reader = req.Body
 	switch enc := req.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
@@ -225,7 +258,26 @@ func (r *agentpulseReceiver) readBody(w http.ResponseWriter, req *http.Request) 
 	return body, 0, nil
 }
 
-func (r *agentpulseReceiver) consume(ctx context.Context, product string, events []event.Event) error {
+// consume passes events on. When the pipeline refuses them it answers the
+// request and returns false.
+func (r *agentpulseReceiver) consume(w http.ResponseWriter, ctx context.Context, product string, events []event.Event) bool {
+	err := r.send(ctx, product, events)
+	switch {
+	case err == nil:
+		return true
+	case consumererror.IsPermanent(err):
+		r.set.Logger.Warn("Batch refused by the pipeline", zap.Error(err), zap.Int("events", len(events)))
+		apiserver.WriteError(w, http.StatusBadRequest, apiserver.CodeInvalidRequest, "the pipeline refused the batch")
+	default:
+		r.set.Logger.Debug("Pipeline is not accepting events", zap.Error(err))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		apiserver.WriteError(w, http.StatusServiceUnavailable, apiserver.CodeOverloaded,
+			"the collector cannot accept events right now; retry later")
+	}
+	return false
+}
+
+func (r *agentpulseReceiver) send(ctx context.Context, product string, events []event.Event) error {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr(event.AttrProductID, product)

@@ -1,0 +1,162 @@
+package agentpulsereceiver
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// The fixtures of public instrumentations are read in place and are not
+// shipped with the repository.
+const otlpFixtures = "../../../shared/fixtures/otlp"
+
+func loadFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(otlpFixtures, name))
+	if os.IsNotExist(err) {
+		t.Skipf("OTLP fixtures are not present at %s (they live beside the repository, not in it)", otlpFixtures)
+	}
+	require.NoError(t, err)
+	return raw
+}
+
+func postRaw(t *testing.T, url, contentType string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(string(body)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-API-Key", productKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, raw
+}
+
+func TestOTLPTracesJSONAndProtobuf(t *testing.T) {
+	raw := loadFixture(t, "openinference-phoenix-pxi-agent-turn-llm-tool-loop.json")
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+	require.NoError(t, err)
+	// The payload's LLM and TOOL spans, counted from their attributes.
+	var llm, tools int
+	spanIDs := map[string]bool{}
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				kind, _ := sp.Attributes().Get("openinference.span.kind")
+				switch kind.Str() {
+				case "LLM":
+					llm++
+					spanIDs[sp.SpanID().String()] = true
+				case "TOOL":
+					tools++
+					spanIDs[sp.SpanID().String()] = true
+				}
+			}
+		}
+	}
+	require.Positive(t, llm)
+
+	sink := new(consumertest.LogsSink)
+	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
+	status, body := postRaw(t, base+"/v1/traces", "application/json", raw)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	resp := ptraceotlp.NewExportResponse()
+	require.NoError(t, resp.UnmarshalJSON(body))
+
+	count := func() (int, int, map[string]bool) {
+		var l, tl int
+		ids := map[string]bool{}
+		for _, e := range records(sink) {
+			assert.Equal(t, "my-bot", e.ProductID, "the key's product wins")
+			switch e.EventType {
+			case "action.llm_call":
+				l++
+				ids[e.EventID] = true
+			case "action.tool_call":
+				tl++
+				ids[e.EventID] = true
+			}
+		}
+		return l, tl, ids
+	}
+	gotLLM, gotTools, ids := count()
+	assert.Equal(t, llm, gotLLM)
+	assert.Equal(t, tools, gotTools)
+	assert.Len(t, ids, len(spanIDs), "one call event per span")
+
+	// The same payload as protobuf maps to the same events.
+	pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	sink.Reset()
+	status, body = postRaw(t, base+"/v1/traces", "application/x-protobuf", pb)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	require.NoError(t, resp.UnmarshalProto(body))
+	gotLLM2, gotTools2, ids2 := count()
+	assert.Equal(t, gotLLM, gotLLM2)
+	assert.Equal(t, gotTools, gotTools2)
+	assert.Equal(t, ids, ids2)
+
+	status, body = postRaw(t, base+"/v1/traces", "application/x-protobuf", []byte("\xff\xffnot protobuf"))
+	assert.Equal(t, http.StatusBadRequest, status, "%s", body)
+	status, _ = postRaw(t, base+"/v1/traces", "text/plain", raw)
+	assert.Equal(t, http.StatusUnsupportedMediaType, status)
+}
+
+func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
+	traceID := pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	spanID := pcommon.SpanID{1, 1, 1, 1, 1, 1, 1, 1}
+
+	// A chat span that names its user; its messages come as log records.
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(traceID)
+	sp.SetSpanID(spanID)
+	sp.SetName("chat gpt-4o-mini")
+	sp.SetStartTimestamp(pcommon.Timestamp(1_772_800_000_000_000_000))
+	sp.SetEndTimestamp(pcommon.Timestamp(1_772_800_001_000_000_000))
+	sp.Attributes().PutStr("gen_ai.operation.name", "chat")
+	sp.Attributes().PutStr("gen_ai.system", "openai")
+	sp.Attributes().PutStr("gen_ai.request.model", "gpt-4o-mini")
+	sp.Attributes().PutInt("gen_ai.usage.input_tokens", 12)
+	sp.Attributes().PutInt("gen_ai.usage.output_tokens", 7)
+	sp.Attributes().PutStr("user.id", "u-42")
+	pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	status, body := postRaw(t, base+"/v1/traces", "application/x-protobuf", pb)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTraceID(traceID)
+	lr.SetSpanID(spanID)
+	lr.SetEventName("gen_ai.user.message")
+	lr.SetTimestamp(pcommon.Timestamp(1_772_800_000_000_000_000))
+	lr.Body().SetEmptyMap().PutStr("content", "What is the weather in Lisbon?")
+	pb, err = plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	require.NoError(t, err)
+	sink.Reset()
+	status, body = postRaw(t, base+"/v1/logs", "application/x-protobuf", pb)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+
+	got := records(sink)
+	require.Len(t, got, 1)
+	assert.Equal(t, "message.user", got[0].EventType)
+	assert.Equal(t, "u-42", got[0].UserID, "the log record takes its trace's user")
+	assert.EqualValues(t, len("What is the weather in Lisbon?"), got[0].Properties["content_length"])
+}
