@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
 	"go.uber.org/zap"
 
 	"github.com/agentpulse/agentpulse/internal/apiserver"
@@ -33,12 +34,28 @@ type queryExtension struct {
 	addr    net.Addr // where the listener is bound, once started
 	unmount []func()
 	serving sync.WaitGroup
+	// ready turns true once the collector has started every pipeline, so
+	// that /healthz does not answer before the ingest routes are mounted.
+	ready atomic.Bool
 }
 
 var (
-	_ extension.Extension = (*queryExtension)(nil)
-	_ apiserver.Server    = (*queryExtension)(nil)
+	_ extension.Extension                   = (*queryExtension)(nil)
+	_ apiserver.Server                      = (*queryExtension)(nil)
+	_ extensioncapabilities.PipelineWatcher = (*queryExtension)(nil)
 )
+
+// Ready is called by the collector once every pipeline has started.
+func (e *queryExtension) Ready() error {
+	e.ready.Store(true)
+	return nil
+}
+
+// NotReady is called by the collector before it stops the pipelines.
+func (e *queryExtension) NotReady() error {
+	e.ready.Store(false)
+	return nil
+}
 
 func newQueryExtension(cfg *Config, set extension.Settings) *queryExtension {
 	return &queryExtension{cfg: cfg, settings: set, routes: newRouter()}
@@ -81,6 +98,7 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) (err er
 		logger:  e.settings.Logger,
 		timeout: e.cfg.QueryTimeout,
 		now:     time.Now,
+		ready:   &e.ready,
 	}
 	for pattern, h := range a.routes() {
 		unmount, err := e.routes.mount(pattern, h)

@@ -145,9 +145,13 @@ func TestParameterErrors(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	_, base := startExtension(t, newTestConfig(t), nil)
+	ext, base := startExtension(t, newTestConfig(t), nil)
 
 	r := do(t, base, request{path: "/healthz"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, "not ready before the pipelines have started")
+	assert.JSONEq(t, `{"status":"starting"}`, string(r.body))
+	require.NoError(t, ext.Ready())
+	r = do(t, base, request{path: "/healthz"})
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.JSONEq(t, `{"status":"ok"}`, string(r.body))
 

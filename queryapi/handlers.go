@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,6 +37,7 @@ type api struct {
 	logger  *zap.Logger
 	timeout time.Duration
 	now     func() time.Time
+	ready   *atomic.Bool
 }
 
 func (a *api) routes() map[string]http.HandlerFunc {
@@ -164,7 +166,14 @@ func (a *api) debug(r *http.Request, q query, start time.Time, rows int) {
 	}
 }
 
+// health answers 200 once the collector's pipelines have all started, 503
+// before.
 func (a *api) health(w http.ResponseWriter, _ *http.Request) {
+	if !a.ready.Load() {
+		w.Header().Set("Retry-After", "1")
+		apiserver.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
 	apiserver.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

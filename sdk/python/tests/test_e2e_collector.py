@@ -87,7 +87,9 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
             if proc.poll() is not None:
                 pytest.fail(f"collector exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
             try:
-                if c.get("/v1/funnel").status_code == 200:
+                # /healthz answers 200 once every pipeline, and so the
+                # ingest route, has started.
+                if c.get("/healthz").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
