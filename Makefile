@@ -37,8 +37,10 @@ test: lint build test-go fuzz test-python
 test-go: chdb
 	@$(CHDB) AGENTPULSE_COLLECTOR_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 ./...
 
-fuzz: chdb
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./receiver/agentpulsereceiver
+## fuzz: a short run of each decoder's fuzz target (FUZZTIME each)
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatch$$' -fuzztime=$(FUZZTIME) ./receiver/agentpulsereceiver
+	$(GO) test -run='^$$' -fuzz='^FuzzMapTraces$$' -fuzztime=$(FUZZTIME) ./internal/genai
 
 ## python: the SDK's virtual environment
 python: $(VENV)/.installed
