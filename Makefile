@@ -11,9 +11,9 @@ VENV      := .venv
 CHDB      = export CHDB_LIB_PATH="$$(scripts/chdb-lib.sh)";
 FUZZTIME  ?= 10s
 
-GO_SOURCES := $(shell find . -name '*.go' -not -path './otelcol/*' -not -path './.venv/*' 2>/dev/null) \
-	$(shell find . -name '*.sql' -o -name 'prices.json' 2>/dev/null | grep -v '^./.venv') go.mod go.sum \
-	$(wildcard otelcol/*.go otelcol/go.mod otelcol/go.sum)
+# What the binary is built from (data/ holds ClickHouse's own .sql files).
+GO_SOURCES := $(shell find . \( -path ./data -o -path ./.venv -o -path ./.git -o -path ./sdk -o -path ./bin \) -prune \
+	-o \( -name '*.go' -o -name '*.sql' -o -name 'prices.json' -o -name 'go.mod' -o -name 'go.sum' \) -print 2>/dev/null)
 
 .PHONY: run build test test-go test-e2e fuzz test-python lint generate chdb python clean
 

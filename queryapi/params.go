@@ -77,6 +77,11 @@ func parseTime(param, v string, endOfDay bool) (time.Time, error) {
 		if endOfDay {
 			t = t.AddDate(0, 0, 1)
 		}
+		// The day after 9999-12-31 has no RFC3339 form; the last
+		// millisecond of that day stands for it.
+		if t.Year() > 9999 {
+			t = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+		}
 		return t, nil
 	}
 

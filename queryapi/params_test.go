@@ -33,6 +33,12 @@ func TestParsePeriod(t *testing.T) {
 			to:    time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),
 		},
 		{
+			name:  "the last representable day ends at its last millisecond",
+			query: "from=2025-05-01&to=9999-12-31",
+			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),
+			to:    time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		},
+		{
 			name:  "same bare date on both sides is one day",
 			query: "from=2025-05-01&to=2025-05-01",
 			from:  time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC),

@@ -195,7 +195,8 @@ func New(c Config, out io.Writer) (*Store, error) {
 func (s *Store) Authenticate(r *http.Request) (Principal, error) {
 	key := r.Header.Get("X-API-Key")
 	if key == "" {
-		if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110).
+		if scheme, v, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			key = strings.TrimSpace(v)
 		}
 	}

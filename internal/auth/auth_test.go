@@ -52,10 +52,15 @@ func TestLookupAndScopes(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	_, err = s.Authenticate(req)
 	assert.ErrorIs(t, err, ErrMissingKey)
-	req.Header.Set("Authorization", "Bearer "+dashKey)
-	d2, err := s.Authenticate(req)
-	require.NoError(t, err)
-	assert.Equal(t, d, d2)
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER  "} {
+		req.Header.Set("Authorization", scheme+dashKey)
+		d2, err := s.Authenticate(req)
+		require.NoError(t, err, scheme)
+		assert.Equal(t, d, d2)
+	}
+	req.Header.Set("Authorization", "Basic "+dashKey)
+	_, err = s.Authenticate(req)
+	assert.ErrorIs(t, err, ErrMissingKey)
 }
 
 func TestValidate(t *testing.T) {

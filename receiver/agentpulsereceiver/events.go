@@ -15,8 +15,25 @@ import (
 	"github.com/agentpulse/agentpulse/internal/event"
 )
 
-// maxIDBytes bounds ids, which are never truncated: a longer one is rejected.
-const maxIDBytes = 1024
+// Bounds of what an event may hold; beyond them the event is rejected.
+const (
+	// maxIDBytes bounds ids, which are never truncated.
+	maxIDBytes = 1024
+	// maxDepth bounds the nesting of properties and metadata, so that an
+	// accepted event always fits the pipeline's encodings.
+	maxDepth = 16
+	// maxAmount bounds money values (USD or a payment's currency), so that
+	// sums over a product stay exact and finite.
+	maxAmount = 1e12
+	// maxTokens bounds each token count.
+	maxTokens = 1 << 40
+)
+
+// Timestamps must fall in the years the store can hold.
+var (
+	minTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // rejection is one invalid event of a batch.
 type rejection struct {
@@ -143,7 +160,9 @@ func decodeEvent(raw json.RawMessage, product string, now time.Time, l limits) (
 			break
 		}
 		e.Timestamp = t.UTC().Truncate(time.Millisecond)
-		if e.Timestamp.After(now.Add(l.maxFutureSkew)) {
+		if e.Timestamp.Before(minTime) || !e.Timestamp.Before(maxTime) {
+			errs = append(errs, fmt.Sprintf("timestamp %s is outside the years 1900 to 2299", ts))
+		} else if e.Timestamp.After(now.Add(l.maxFutureSkew)) {
 			errs = append(errs, fmt.Sprintf("timestamp %s is more than %s ahead of the server clock", ts, l.maxFutureSkew))
 		}
 	}
@@ -216,11 +235,21 @@ func checkProperties(e *event.Event, maxString int) []string {
 			continue
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Sprintf("%s must be a non-negative integer, got %s", k, short(s)))
+		if err != nil || n < 0 || n > maxTokens {
+			errs = append(errs, fmt.Sprintf("%s must be a non-negative integer up to %d, got %s", k, int64(maxTokens), short(s)))
 			continue
 		}
 		p[k] = n
+	}
+	in, hasIn := event.Int(p, "input_tokens")
+	cached, _ := event.Int(p, "cached_input_tokens")
+	written, _ := event.Int(p, "cache_creation_input_tokens")
+	if hasIn && cached+written > in {
+		errs = append(errs, "cached_input_tokens + cache_creation_input_tokens must not exceed input_tokens, which counts every input token")
+	}
+	out, hasOut := event.Int(p, "output_tokens")
+	if reasoning, ok := event.Int(p, "reasoning_tokens"); ok && hasOut && reasoning > out {
+		errs = append(errs, "reasoning_tokens must not exceed output_tokens, which counts every output token")
 	}
 	for k, v := range p {
 		if n, ok := v.(json.Number); ok {
@@ -234,14 +263,14 @@ func checkProperties(e *event.Event, maxString int) []string {
 	for _, k := range amountKeys {
 		if v, ok := p[k]; ok && v != nil {
 			f, isNum := event.Float(p, k)
-			if !isNum || f < 0 {
-				errs = append(errs, fmt.Sprintf("%s must be a finite number >= 0", k))
+			if !isNum || f < 0 || f > maxAmount {
+				errs = append(errs, fmt.Sprintf("%s must be a number from 0 to %g", k, maxAmount))
 			}
 		}
 	}
 	if v, ok := p["amount"]; ok {
-		if _, isNum := event.Float(p, "amount"); !isNum {
-			errs = append(errs, fmt.Sprintf("amount must be a finite number, got %s", short(fmt.Sprint(v))))
+		if f, isNum := event.Float(p, "amount"); !isNum || math.Abs(f) > maxAmount {
+			errs = append(errs, fmt.Sprintf("amount must be a number from %g to %g, got %s", -maxAmount, maxAmount, describe(v)))
 		}
 	}
 	if v, ok := p["score"]; ok && v != nil {
@@ -263,13 +292,47 @@ func checkProperties(e *event.Event, maxString int) []string {
 	if v, ok := p["status"]; ok && v != nil && v != "ok" && v != "error" {
 		errs = append(errs, fmt.Sprintf("status must be ok or error, got %s", short(fmt.Sprint(v))))
 	}
+	if content, ok := p["content"].(string); ok {
+		if _, has := p["content_length"]; !has {
+			// Counted before truncation: counts are never affected by it.
+			p["content_length"] = int64(utf8.RuneCountInString(content))
+		}
+	}
 	for k, v := range p {
 		if keepWhole[k] {
+			continue
+		}
+		if depth(v, 1) > maxDepth {
+			errs = append(errs, fmt.Sprintf("properties.%s nests deeper than %d levels", k, maxDepth))
 			continue
 		}
 		p[k] = normalize(v, maxString, &e.Truncated)
 	}
 	return errs
+}
+
+// depth is how deeply v nests objects and arrays.
+func depth(v any, d int) int {
+	deepest := d
+	switch x := v.(type) {
+	case map[string]any:
+		for _, mv := range x {
+			deepest = max(deepest, depth(mv, d+1))
+		}
+	case []any:
+		for _, sv := range x {
+			deepest = max(deepest, depth(sv, d+1))
+		}
+	}
+	return deepest
+}
+
+// describe shows a JSON value in an error message.
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	return short(fmt.Sprint(v))
 }
 
 // number converts a JSON number to int64 when integral, else float64.
@@ -331,6 +394,13 @@ func jsonErr(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("%v at byte %d", se, se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("found a JSON %s, not an object", te.Value)
+		}
+		return fmt.Sprintf("%s must not be a JSON %s", te.Field, te.Value)
 	}
 	return err.Error()
 }

@@ -68,14 +68,23 @@ func TestDecodeRejections(t *testing.T) {
 		{"fractional tokens", base(`,"properties":{"output_tokens":1.5}`), "output_tokens must be a non-negative integer"},
 		{"text tokens", base(`,"properties":{"output_tokens":"many"}`), "output_tokens must be a non-negative integer"},
 		{"huge amount", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":1e999}}`, "is not a finite number"},
-		{"amount string", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":"NaN"}}`, "amount must be a finite number"},
+		{"amount string", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":"NaN"}}`, "amount must be a number from -1e+12 to 1e+12, got \"NaN\""},
 		{"payment without amount", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u"}`, "outcome.payment needs properties.amount"},
 		{"bad currency", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":1,"currency":"reais"}}`, "currency must be an ISO 4217 code"},
-		{"negative cost", base(`,"properties":{"cost_usd":-0.5}`), "cost_usd must be a finite number >= 0"},
+		{"negative cost", base(`,"properties":{"cost_usd":-0.5}`), "cost_usd must be a number from 0 to 1e+12"},
 		{"bad status", base(`,"properties":{"status":"fine"}`), "status must be ok or error"},
 		{"metadata nested", base(`,"metadata":{"a":{"b":1}}`), "metadata.a must be a string, number or bool"},
 		{"metadata array", base(`,"metadata":[1]`), "metadata must be an object"},
 		{"properties string", base(`,"properties":"x"`), "properties must be an object"},
+		{"null amount", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":null}}`, "got null"},
+		{"huge cost", base(`,"properties":{"cost_usd":1e308}`), "cost_usd must be a number from 0 to 1e+12"},
+		{"huge payment", `{"event_id":"e","event_type":"outcome.payment","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"amount":-2e12}}`, "amount must be a number from"},
+		{"huge tokens", base(`,"properties":{"input_tokens":9223372036854775807}`), "input_tokens must be a non-negative integer up to 1099511627776"},
+		{"cached over input", base(`,"properties":{"input_tokens":100,"cached_input_tokens":80,"cache_creation_input_tokens":30}`), "must not exceed input_tokens"},
+		{"reasoning over output", base(`,"properties":{"output_tokens":10,"reasoning_tokens":11}`), "reasoning_tokens must not exceed output_tokens"},
+		{"year 1400", `{"event_id":"e","event_type":"message.user","timestamp":"1400-01-01T00:00:00Z","user_id":"u"}`, "outside the years 1900 to 2299"},
+		{"year 0001", `{"event_id":"e","event_type":"message.user","timestamp":"0001-01-01T00:00:00Z","user_id":"u"}`, "outside the years 1900 to 2299"},
+		{"deep nesting", base(`,"properties":{"x":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`), "properties.x nests deeper than 16 levels"},
 		{"long id", `{"event_id":"` + strings.Repeat("x", maxIDBytes+1) + `","event_type":"message.user","timestamp":"2026-03-06T10:00:00Z","user_id":"u"}`, "event_id is longer than 1024 bytes"},
 	}
 	for _, tt := range tests {
@@ -101,11 +110,34 @@ func TestDecodeKeepsValidNeighbours(t *testing.T) {
 	assert.Contains(t, rejected[0].Error, "timestamp is required")
 }
 
+func TestContentLengthCountsTheWholeText(t *testing.T) {
+	lim := testLimits
+	lim.maxStringBytes = 64
+	content := strings.Repeat("é", 100) // 100 characters, 200 bytes
+	events, rejected, err := decodeBatch([]byte(`{"events":[{"event_id":"m","event_type":"message.user","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"content":"`+content+`"}}]}`), "p", testNow, lim)
+	require.NoError(t, err)
+	require.Empty(t, rejected)
+	assert.Equal(t, int64(100), events[0].Properties["content_length"])
+	assert.Equal(t, strings.Repeat("é", 32), events[0].Properties["content"])
+	assert.True(t, events[0].Truncated)
+
+	// Sixteen levels are kept.
+	deep := strings.Repeat(`{"a":`, 15) + `1` + strings.Repeat(`}`, 15)
+	events, rejected, err = decodeBatch([]byte(`{"events":[{"event_id":"d","event_type":"outcome.custom","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"x":`+deep+`}}]}`), "p", testNow, lim)
+	require.NoError(t, err)
+	require.Empty(t, rejected)
+	assert.Len(t, events, 1)
+}
+
 func TestDecodeRequestErrors(t *testing.T) {
 	var reqErr *requestError
 	_, _, err := decodeBatch([]byte(`{"events":`), "p", testNow, testLimits)
 	require.ErrorAs(t, err, &reqErr)
 	assert.Equal(t, 400, reqErr.status)
+
+	_, _, err = decodeBatch([]byte(`{"events":{"a":1}}`), "p", testNow, testLimits)
+	require.ErrorAs(t, err, &reqErr)
+	assert.Equal(t, "body is not valid JSON of the form {\"events\": [...]}: events must not be a JSON object", reqErr.msg)
 
 	_, _, err = decodeBatch([]byte(`{"evts":[]}`), "p", testNow, testLimits)
 	require.ErrorAs(t, err, &reqErr)
@@ -170,6 +202,14 @@ func FuzzDecodeBatch(f *testing.F) {
 					if n, isInt := v.(int64); !isInt || n < 0 {
 						t.Fatalf("accepted token count %s=%v", k, v)
 					}
+				}
+			}
+			if e.Timestamp.Before(minTime) || !e.Timestamp.Before(maxTime) {
+				t.Fatalf("accepted timestamp %s outside the store's years", e.Timestamp)
+			}
+			for k, v := range e.Properties {
+				if depth(v, 1) > maxDepth {
+					t.Fatalf("accepted properties.%s nested deeper than %d", k, maxDepth)
 				}
 			}
 			if _, err := json.Marshal(e.Properties); err != nil {

@@ -232,7 +232,7 @@ func (r *agentpulseReceiver) handleEvents(w http.ResponseWriter, req *http.Reque
 // middleware has not already done so, up to the configured limit.
 func (r *agentpulseReceiver) readBody(req *http.Request) ([]byte, int, error) {
 	var src io.Reader = req.Body
-	switch enc := req.Header.Get("Content-Encoding"); enc {
+	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
 		gz, err := gzip.NewReader(req.Body)
