@@ -54,6 +54,7 @@ var tokenKeys = []tokenKey{
 	{"ai.usage.cachedInputTokens", fieldCacheRead, false},
 
 	{"gen_ai.usage.cache_creation.input_tokens", fieldCacheWrite, true},
+	{"gen_ai.usage.cache_write.input_tokens", fieldCacheWrite, true}, // opentelemetry-util-genai 1.2+
 	{"gen_ai.usage.cache_creation_input_tokens", fieldCacheWrite, false},
 	{"llm.token_count.prompt_details.cache_write", fieldCacheWrite, true},
 	{"ai.usage.inputTokenDetails.cacheWriteTokens", fieldCacheWrite, true},

@@ -59,6 +59,11 @@ func TestTokenNamesOldAndNew(t *testing.T) {
 		{"otel before 1.27", map[string]any{
 			"gen_ai.system": "openai", "gen_ai.usage.prompt_tokens": 100, "gen_ai.usage.completion_tokens": 20,
 		}, map[string]any{"input_tokens": int64(100), "output_tokens": int64(20)}},
+		{"otel genai utils cache_write name", map[string]any{
+			"gen_ai.provider.name": "openai", "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+			"gen_ai.usage.cache_read.input_tokens": 30, "gen_ai.usage.cache_write.input_tokens": 10,
+		}, map[string]any{"input_tokens": int64(100), "output_tokens": int64(20), "cached_input_tokens": int64(30),
+			"cache_creation_input_tokens": int64(10)}},
 		{"openllmetry cache and reasoning names", map[string]any{
 			"gen_ai.system": "openai", "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
 			"gen_ai.usage.cache_read_input_tokens": 30, "gen_ai.usage.cache_creation_input_tokens": 10,
@@ -127,6 +132,10 @@ func TestAnthropicCacheTokens(t *testing.T) {
 		{"anthropic with OTel 1.40 names: the spec says inclusive", map[string]any{
 			"gen_ai.provider.name": "anthropic", "gen_ai.usage.input_tokens": in, "gen_ai.usage.output_tokens": out,
 			"gen_ai.usage.cache_read.input_tokens": read, "gen_ai.usage.cache_creation.input_tokens": write,
+		}, in},
+		{"anthropic with the genai utils' cache_write name: inclusive", map[string]any{
+			"gen_ai.provider.name": "anthropic", "gen_ai.usage.input_tokens": in, "gen_ai.usage.output_tokens": out,
+			"gen_ai.usage.cache_read.input_tokens": read, "gen_ai.usage.cache_write.input_tokens": write,
 		}, in},
 		{"anthropic through OpenInference: inclusive", map[string]any{
 			"openinference.span.kind": "LLM", "llm.provider": "anthropic",

@@ -9,114 +9,21 @@ revenue are worked out here from the events the test records.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import agentpulse
 
-from conftest import REPO, expected_cost
-from fakes import free_port
-
-START_DEADLINE_SECONDS = 90.0
-QUERY_DEADLINE_SECONDS = 30.0
-
-
-@dataclass
-class Collector:
-    url: str
-    product: str
-    product_key: str
-    log: Path
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(self.url + path, params=params, headers={"X-API-Key": self.product_key}, timeout=10)
-
-
-def _chdb_lib() -> str:
-    path = os.environ.get("CHDB_LIB_PATH")
-    if path:
-        return path
-    out = subprocess.run([str(REPO / "scripts" / "chdb-lib.sh")], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"scripts/chdb-lib.sh failed, set CHDB_LIB_PATH: {out.stderr}"
-    return out.stdout.strip()
+from conftest import Collector, expected_cost, poll, running_collector
 
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    binary = Path(os.environ.get("AGENTPULSE_COLLECTOR_BIN") or REPO / "bin" / "agentpulse")
-    if not binary.is_file():
-        pytest.fail(
-            f"collector binary not found at {binary}: run `make build` first, or point AGENTPULSE_COLLECTOR_BIN at it"
-        )
-    data = tmp_path_factory.mktemp("collector-data")
-    log = data / "collector.log"
-    port = free_port()
-    product = "e2e-bot"
-    product_key = "ap_prod_" + secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "AGENTPULSE_ADDR": f"127.0.0.1:{port}",
-        "AGENTPULSE_DATA_DIR": str(data),
-        "AGENTPULSE_PRODUCT": product,
-        "AGENTPULSE_PRODUCT_KEY": product_key,
-        "AGENTPULSE_DASHBOARD_KEY": "ap_dash_" + secrets.token_hex(16),
-        "CHDB_LIB_PATH": _chdb_lib(),
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(binary), "--config", str(REPO / "config" / "quickstart.yaml")],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-        )
-    c = Collector(f"http://127.0.0.1:{port}", product, product_key, log)
-    try:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"collector exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                # /healthz answers 200 once every pipeline, and so the
-                # ingest route, has started.
-                if c.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"collector not ready within {START_DEADLINE_SECONDS:.0f} s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.2)
+    with running_collector(tmp_path_factory.mktemp("collector-data"), "e2e-bot") as c:
         yield c
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def poll(c: Collector, path: str, done: Any, **params: Any) -> dict[str, Any]:
-    """GET until done(body) holds; fail with the last answer at the deadline."""
-    deadline = time.monotonic() + QUERY_DEADLINE_SECONDS
-    last: Any = None
-    while time.monotonic() < deadline:
-        resp = c.get(path, **params)
-        last = (resp.status_code, resp.text)
-        if resp.status_code == 200 and done(resp.json()):
-            return resp.json()
-        time.sleep(0.25)
-    pytest.fail(f"GET {path} never showed the expected answer; last: {last}\n{c.log.read_text()[-3000:]}")
 
 
 def test_sdk_sessions_costs_and_revenue_reach_the_query_api(collector: Collector) -> None:
