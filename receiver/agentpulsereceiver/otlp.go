@@ -31,10 +31,18 @@ func (r *agentpulseReceiver) handleTraces(w http.ResponseWriter, req *http.Reque
 		return
 	}
 	mapped, errs := genai.MapTraces(er.Traces(), genai.Options{ProductID: p.Product, MaxContentBytes: r.cfg.MaxStringBytes})
+	events := make([]event.Event, 0, len(mapped))
 	for _, m := range mapped {
-		r.traces.remember(m.TraceID, genai.Identity{SessionID: m.Event.SessionID, UserID: m.Event.UserID})
+		events = append(events, m.Event)
 	}
-	if !r.consumeMapped(w, req, p.Product, mapped) {
+	for _, m := range mapped {
+		who := genai.Identity{SessionID: m.Event.SessionID, UserID: m.Event.UserID}
+		// Messages of this trace that came earlier as log records, without
+		// anyone to belong to, are sent again under the spans' identity;
+		// their ids are the same, so the new copies replace the old.
+		events = append(events, r.traces.remember(p.Product, m.TraceID, who)...)
+	}
+	if len(events) > 0 && !r.consume(w, req.Context(), p.Product, events) {
 		return
 	}
 	resp := ptraceotlp.NewExportResponse()
@@ -60,8 +68,11 @@ func (r *agentpulseReceiver) handleLogs(w http.ResponseWriter, req *http.Request
 	mapped, errs := genai.MapLogs(er.Logs(), genai.Options{
 		ProductID:       p.Product,
 		MaxContentBytes: r.cfg.MaxStringBytes,
-		TraceIdentity:   r.traces.lookup,
+		TraceIdentity:   r.traces.lookup(p.Product),
 	})
+	for _, m := range mapped {
+		r.traces.holdAnonymous(p.Product, m)
+	}
 	if !r.consumeMapped(w, req, p.Product, mapped) {
 		return
 	}
@@ -123,42 +134,104 @@ func joinErrs(errs []error) string {
 
 // traceIdentities remembers who the spans of recent traces belonged to, so
 // that log records of the same trace which name no user or session land in
-// the same session. It holds at most limit traces, forgetting the oldest.
+// the same session. Records that come before their trace's spans are kept
+// (at most maxHeldPerTrace per trace) until the spans tell who they belong
+// to. It holds at most limit traces of each kind, forgetting the oldest.
 type traceIdentities struct {
-	mu    sync.Mutex
-	limit int
-	ids   map[pcommon.TraceID]genai.Identity
-	order []pcommon.TraceID
-	next  int
+	mu   sync.Mutex
+	ids  *fifo[genai.Identity]
+	held *fifo[[]event.Event]
+}
+
+// maxHeldPerTrace bounds the anonymous messages kept for one trace.
+const maxHeldPerTrace = 256
+
+type traceKey struct {
+	product string
+	trace   pcommon.TraceID
 }
 
 func newTraceIdentities(limit int) *traceIdentities {
-	return &traceIdentities{limit: limit, ids: make(map[pcommon.TraceID]genai.Identity)}
+	return &traceIdentities{ids: newFIFO[genai.Identity](limit), held: newFIFO[[]event.Event](limit)}
 }
 
-func (c *traceIdentities) remember(id pcommon.TraceID, who genai.Identity) {
-	if id.IsEmpty() {
-		return
+// remember records who a trace's spans belong to and returns the held
+// messages of that trace, moved to that identity.
+func (c *traceIdentities) remember(product string, id pcommon.TraceID, who genai.Identity) []event.Event {
+	if id.IsEmpty() || who.UserID == genai.AnonymousPrefix+id.String() {
+		return nil
 	}
+	k := traceKey{product, id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.ids[id]; ok {
-		c.ids[id] = who
-		return
+	c.ids.put(k, who)
+	held, ok := c.held.take(k)
+	if !ok {
+		return nil
 	}
-	if len(c.order) < c.limit {
-		c.order = append(c.order, id)
-	} else {
-		delete(c.ids, c.order[c.next])
-		c.order[c.next] = id
-		c.next = (c.next + 1) % c.limit
+	for i := range held {
+		held[i].SessionID, held[i].UserID = who.SessionID, who.UserID
 	}
-	c.ids[id] = who
+	return held
 }
 
-func (c *traceIdentities) lookup(id pcommon.TraceID) (genai.Identity, bool) {
+func (c *traceIdentities) lookup(product string) func(pcommon.TraceID) (genai.Identity, bool) {
+	return func(id pcommon.TraceID) (genai.Identity, bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.ids.get(traceKey{product, id})
+	}
+}
+
+// holdAnonymous keeps a message that fell back to its trace's anonymous
+// user, in case the trace's spans come later.
+func (c *traceIdentities) holdAnonymous(product string, m genai.Mapped) {
+	if m.TraceID.IsEmpty() || m.Event.SessionID != "" || m.Event.UserID != genai.AnonymousPrefix+m.TraceID.String() {
+		return
+	}
+	k := traceKey{product, m.TraceID}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	who, ok := c.ids[id]
-	return who, ok
+	held, _ := c.held.get(k)
+	if len(held) < maxHeldPerTrace {
+		c.held.put(k, append(held, m.Event))
+	}
+}
+
+// fifo is a map bounded to limit keys that forgets the oldest key first.
+type fifo[V any] struct {
+	limit int
+	m     map[traceKey]V
+	order []traceKey
+	next  int
+}
+
+func newFIFO[V any](limit int) *fifo[V] {
+	return &fifo[V]{limit: limit, m: make(map[traceKey]V)}
+}
+
+func (f *fifo[V]) get(k traceKey) (V, bool) {
+	v, ok := f.m[k]
+	return v, ok
+}
+
+func (f *fifo[V]) put(k traceKey, v V) {
+	if _, ok := f.m[k]; !ok {
+		if len(f.order) < f.limit {
+			f.order = append(f.order, k)
+		} else {
+			delete(f.m, f.order[f.next])
+			f.order[f.next] = k
+			f.next = (f.next + 1) % f.limit
+		}
+	}
+	f.m[k] = v
+}
+
+// take removes k's value. Its slot in the order stays until it is reused,
+// so a key taken and put again may be forgotten early: the bound holds.
+func (f *fifo[V]) take(k traceKey) (V, bool) {
+	v, ok := f.m[k]
+	delete(f.m, k)
+	return v, ok
 }

@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/agentpulse/agentpulse/internal/event"
 )
 
 // The fixtures of public instrumentations are read in place and are not
@@ -116,13 +118,9 @@ func TestOTLPTracesJSONAndProtobuf(t *testing.T) {
 	assert.Equal(t, http.StatusUnsupportedMediaType, status)
 }
 
-func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
-	sink := new(consumertest.LogsSink)
-	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
-	traceID := pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	spanID := pcommon.SpanID{1, 1, 1, 1, 1, 1, 1, 1}
-
-	// A chat span that names its user; its messages come as log records.
+// chatTrace is one chat span naming its user, and the log record of its
+// user message, as openai-v2 sends them.
+func chatTrace(traceID pcommon.TraceID, spanID pcommon.SpanID) (traces, logs []byte, err error) {
 	td := ptrace.NewTraces()
 	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 	sp.SetTraceID(traceID)
@@ -136,10 +134,9 @@ func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
 	sp.Attributes().PutInt("gen_ai.usage.input_tokens", 12)
 	sp.Attributes().PutInt("gen_ai.usage.output_tokens", 7)
 	sp.Attributes().PutStr("user.id", "u-42")
-	pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-	require.NoError(t, err)
-	status, body := postRaw(t, base+"/v1/traces", "application/x-protobuf", pb)
-	require.Equal(t, http.StatusOK, status, "%s", body)
+	if traces, err = ptraceotlp.NewExportRequestFromTraces(td).MarshalProto(); err != nil {
+		return nil, nil, err
+	}
 
 	ld := plog.NewLogs()
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
@@ -148,15 +145,62 @@ func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
 	lr.SetEventName("gen_ai.user.message")
 	lr.SetTimestamp(pcommon.Timestamp(1_772_800_000_000_000_000))
 	lr.Body().SetEmptyMap().PutStr("content", "What is the weather in Lisbon?")
-	pb, err = plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
-	require.NoError(t, err)
-	sink.Reset()
-	status, body = postRaw(t, base+"/v1/logs", "application/x-protobuf", pb)
-	require.Equal(t, http.StatusOK, status, "%s", body)
+	logs, err = plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	return traces, logs, err
+}
 
+func messages(sink *consumertest.LogsSink) []event.Event {
+	var out []event.Event
+	for _, e := range records(sink) {
+		if e.EventType == "message.user" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
+
+	// Spans first: the log record takes the user of its trace's spans.
+	traces, logs, err := chatTrace(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, pcommon.SpanID{1, 1, 1, 1, 1, 1, 1, 1})
+	require.NoError(t, err)
+	status, body := postRaw(t, base+"/v1/traces", "application/x-protobuf", traces)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	sink.Reset()
+	status, body = postRaw(t, base+"/v1/logs", "application/x-protobuf", logs)
+	require.Equal(t, http.StatusOK, status, "%s", body)
 	got := records(sink)
 	require.Len(t, got, 1)
 	assert.Equal(t, "message.user", got[0].EventType)
 	assert.Equal(t, "u-42", got[0].UserID, "the log record takes its trace's user")
 	assert.EqualValues(t, len("What is the weather in Lisbon?"), got[0].Properties["content_length"])
+
+	// Logs first (the OTel SDK sends log batches more often than span
+	// batches): the message goes out under the trace's anonymous user, and
+	// again, with the same id, under the real user once the spans come.
+	traceID := pcommon.TraceID{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}
+	traces, logs, err = chatTrace(traceID, pcommon.SpanID{2, 2, 2, 2, 2, 2, 2, 2})
+	require.NoError(t, err)
+	sink.Reset()
+	status, body = postRaw(t, base+"/v1/logs", "application/x-protobuf", logs)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	early := messages(sink)
+	require.Len(t, early, 1)
+	assert.Equal(t, "anonymous:"+traceID.String(), early[0].UserID)
+
+	sink.Reset()
+	status, body = postRaw(t, base+"/v1/traces", "application/x-protobuf", traces)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	again := messages(sink)
+	require.Len(t, again, 1)
+	assert.Equal(t, early[0].EventID, again[0].EventID, "the same event, so it replaces the first copy")
+	assert.Equal(t, "u-42", again[0].UserID)
+
+	// Only once: a resent span batch does not send the message again.
+	sink.Reset()
+	status, _ = postRaw(t, base+"/v1/traces", "application/x-protobuf", traces)
+	require.Equal(t, http.StatusOK, status)
+	assert.Empty(t, messages(sink))
 }

@@ -316,15 +316,13 @@ class Otel:
     logs: CheckedLogs
 
     def flush(self) -> None:
-        # Spans before logs. openai-v2's log records name no session or user;
-        # the collector gives them the identity of their trace's spans only
-        # when it has received those spans already (the receiver's
-        # traceIdentities). Records that come first land in an anonymous
-        # session of their own, which the OTel SDK's default schedule (log
-        # batches every 1 s, span batches every 5 s) makes the common case:
-        # a limitation of the collector, not something this test checks.
-        assert self.tracer_provider.force_flush(10_000), "spans not flushed within 10 s"
+        # Logs before spans, as the OTel SDK's default schedule makes common
+        # (log batches every 1 s, span batches every 5 s). openai-v2's log
+        # records name no session or user: the collector first stores them
+        # under the trace's anonymous user and sends them again, with the
+        # same ids, under the spans' identity once the spans arrive.
         assert self.logger_provider.force_flush(10_000), "log records not flushed within 10 s"
+        assert self.tracer_provider.force_flush(10_000), "spans not flushed within 10 s"
         failed = [r for r in self.spans.results + self.logs.results if r[1].name != "SUCCESS"]
         assert not failed, f"the collector refused OTLP exports (batch size, result): {failed}"
 
