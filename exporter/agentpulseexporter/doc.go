@@ -1,6 +1,7 @@
 // Package agentpulseexporter provides the agentpulse exporter, which writes
-// AgentPulse events (log records encoded by internal/event) to ClickHouse:
-// the embedded engine by default, or a server.
+// AgentPulse events (log records encoded by internal/event, or GenAI spans
+// annotated by the agentpulse processor) to ClickHouse: the embedded engine
+// by default, or a server.
 //
 // Batching, queueing, retries and timeouts come from exporterhelper. By
 // default the sending queue batches events across requests, so that a burst

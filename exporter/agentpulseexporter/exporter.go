@@ -9,15 +9,17 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/agentpulse/agentpulse/exporter/agentpulseexporter/internal/metadata"
 	"github.com/agentpulse/agentpulse/internal/chstore"
 	"github.com/agentpulse/agentpulse/internal/event"
 )
 
-// logsExporter decodes AgentPulse events from log records and inserts each
-// batch with one statement.
-type logsExporter struct {
+// eventExporter inserts AgentPulse events, decoded from log records or
+// mapped from annotated spans, each batch with one statement.
+type eventExporter struct {
 	cfg    *Config
 	logger *zap.Logger
 	store  *chstore.Store
@@ -25,15 +27,25 @@ type logsExporter struct {
 	// Totals of successful inserts, logged at shutdown.
 	inserts atomic.Int64
 	events  atomic.Int64
+
+	spansWithoutProduct metric.Int64Counter
 }
 
-func newLogsExporter(cfg *Config, logger *zap.Logger) *logsExporter {
-	return &logsExporter{cfg: cfg, logger: logger}
+func newEventExporter(cfg *Config, set component.TelemetrySettings) (*eventExporter, error) {
+	e := &eventExporter{cfg: cfg, logger: set.Logger}
+	var err error
+	e.spansWithoutProduct, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(metricSpansWithoutProduct,
+		metric.WithDescription("Spans skipped because their resource has no agentpulse.product_id (the agentpulse processor did not run before this exporter)."),
+		metric.WithUnit("{span}"))
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // start opens the store, shared with the other components of the process
 // that name the same storage, and applies pending migrations.
-func (e *logsExporter) start(ctx context.Context, _ component.Host) error {
+func (e *eventExporter) start(ctx context.Context, _ component.Host) error {
 	s, err := chstore.Open(ctx, e.cfg.Storage, e.logger)
 	if err != nil {
 		return fmt.Errorf("failed to open the store: %w", err)
@@ -42,7 +54,7 @@ func (e *logsExporter) start(ctx context.Context, _ component.Host) error {
 	return nil
 }
 
-func (e *logsExporter) shutdown(context.Context) error {
+func (e *eventExporter) shutdown(context.Context) error {
 	if e.store == nil {
 		return nil
 	}
@@ -53,10 +65,12 @@ func (e *logsExporter) shutdown(context.Context) error {
 
 var errNotStarted = errors.New("exporter is not started")
 
+const metricSpansWithoutProduct = "otelcol_exporter_agentpulse_spans_without_product"
+
 // pushLogs writes the events of ld. Events the store can never accept are
 // a permanent error, so the queue drops them instead of retrying; any
 // other failure is retried.
-func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+func (e *eventExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.store == nil {
 		return errNotStarted
 	}
@@ -73,6 +87,12 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 
+	return e.insert(ctx, events)
+}
+
+// insert writes one batch; events the store can never accept make the
+// error permanent.
+func (e *eventExporter) insert(ctx context.Context, events []event.Event) error {
 	err := e.store.Insert(ctx, events)
 	if err == nil {
 		e.inserts.Add(1)

@@ -76,10 +76,11 @@ func testConfig(t *testing.T) *Config {
 
 // startExporter builds the exporter as the factory does, keeping a handle
 // on the implementation, starts it, and shuts it down when the test ends.
-func startExporter(t *testing.T, cfg *Config) (exporter.Logs, *logsExporter) {
+func startExporter(t *testing.T, cfg *Config) (exporter.Logs, *eventExporter) {
 	t.Helper()
 	set := exportertest.NewNopSettings(metadata.Type)
-	impl := newLogsExporter(cfg, set.Logger)
+	impl, err := newEventExporter(cfg, set.TelemetrySettings)
+	require.NoError(t, err)
 	exp, err := newExporter(t.Context(), set, cfg, impl)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(t.Context(), componenttest.NewNopHost()))
@@ -262,10 +263,11 @@ func TestPermanentErrorIsNotRetried(t *testing.T) {
 
 func TestStoreFailuresAreRetryable(t *testing.T) {
 	cfg := testConfig(t)
-	impl := newLogsExporter(cfg, zap.NewNop())
+	impl, err := newEventExporter(cfg, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
 	ld := toLogs(session("bot", "s", 1, 0))
 
-	err := impl.pushLogs(t.Context(), ld)
+	err = impl.pushLogs(t.Context(), ld)
 	require.ErrorIs(t, err, errNotStarted)
 	assert.False(t, consumererror.IsPermanent(err))
 

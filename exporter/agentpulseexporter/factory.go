@@ -37,6 +37,7 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithLogs(createLogs, metadata.LogsStability),
+		exporter.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
@@ -69,18 +70,36 @@ func createDefaultConfig() component.Config {
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	return newExporter(ctx, set, c, newLogsExporter(c, set.Logger))
+	exp, err := newEventExporter(c, set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return newExporter(ctx, set, c, exp)
+}
+
+func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+	c := cfg.(*Config)
+	exp, err := newEventExporter(c, set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewTraces(ctx, set, c, exp.pushTraces, helperOptions(c, exp)...)
 }
 
 // newExporter wraps the implementation with exporterhelper's timeout,
 // sending queue (with batching) and retries.
-func newExporter(ctx context.Context, set exporter.Settings, c *Config, exp *logsExporter) (exporter.Logs, error) {
-	return exporterhelper.NewLogs(ctx, set, c, exp.pushLogs,
+func newExporter(ctx context.Context, set exporter.Settings, c *Config, exp *eventExporter) (exporter.Logs, error) {
+	return exporterhelper.NewLogs(ctx, set, c, exp.pushLogs, helperOptions(c, exp)...)
+}
+
+// helperOptions are the same for every signal: the events are the same.
+func helperOptions(c *Config, exp *eventExporter) []exporterhelper.Option {
+	return []exporterhelper.Option{
 		exporterhelper.WithStart(exp.start),
 		exporterhelper.WithShutdown(exp.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
-	)
+	}
 }

@@ -82,7 +82,8 @@ func KeyFromHeaders(headers map[string][]string) string {
 	if apiKey != "" {
 		return apiKey
 	}
-	if v, ok := strings.CutPrefix(authorization, "Bearer "); ok {
+	// The scheme is case-insensitive (RFC 9110).
+	if scheme, v, ok := strings.Cut(strings.TrimSpace(authorization), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(v)
 	}
 	return ""

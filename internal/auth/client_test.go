@@ -17,6 +17,7 @@ func TestKeyFromHeaders(t *testing.T) {
 		{"grpc metadata", map[string][]string{"x-api-key": {prodKey}}, prodKey},
 		{"http header", map[string][]string{"X-Api-Key": {" " + prodKey + " "}}, prodKey},
 		{"bearer", map[string][]string{"authorization": {"Bearer " + prodKey}}, prodKey},
+		{"bearer in lower case", map[string][]string{"authorization": {"bearer  " + prodKey}}, prodKey},
 		{"x-api-key wins", map[string][]string{"Authorization": {"Bearer other"}, "X-API-KEY": {prodKey}}, prodKey},
 		{"basic is not a key", map[string][]string{"authorization": {"Basic dXNlcjpwYXNz"}}, ""},
 		{"empty value", map[string][]string{"x-api-key": {}}, ""},

@@ -25,13 +25,14 @@ import (
 
 // collector is a running collector process.
 type collector struct {
-	base    string
-	prodKey string
-	dashKey string
-	dataDir string
-	cmd     *exec.Cmd
-	out     *lockedBuffer
-	exited  chan struct{}
+	base     string
+	grpcAddr string // the OTLP/gRPC receiver's address
+	prodKey  string
+	dashKey  string
+	dataDir  string
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	exited   chan struct{}
 }
 
 type lockedBuffer struct {
@@ -101,20 +102,30 @@ func startCollector(t *testing.T, product, dataDir string) *collector {
 	require.NotEmpty(t, os.Getenv("CHDB_LIB_PATH"), "CHDB_LIB_PATH must name libchdb.so (make test sets it)")
 	addr := freePort(t)
 	c := &collector{
-		base:    "http://" + addr,
-		prodKey: "ap_prod_e2e-" + strings.Repeat("p", 20),
-		dashKey: "ap_dash_e2e-" + strings.Repeat("d", 20),
-		dataDir: dataDir,
-		out:     &lockedBuffer{},
+		base:     "http://" + addr,
+		grpcAddr: freePort(t),
+		prodKey:  "ap_prod_e2e-" + strings.Repeat("p", 20),
+		dashKey:  "ap_dash_e2e-" + strings.Repeat("d", 20),
+		dataDir:  dataDir,
 	}
-	c.cmd = exec.Command(binary(t), "--config", filepath.Join(repoRoot(t), "config", "quickstart.yaml"))
-	c.cmd.Env = append(os.Environ(),
+	c.run(t, filepath.Join(repoRoot(t), "config", "quickstart.yaml"),
 		"AGENTPULSE_ADDR="+addr,
+		"AGENTPULSE_OTLP_GRPC_ADDR="+c.grpcAddr,
 		"AGENTPULSE_DATA_DIR="+dataDir,
 		"AGENTPULSE_PRODUCT="+product,
 		"AGENTPULSE_PRODUCT_KEY="+c.prodKey,
 		"AGENTPULSE_DASHBOARD_KEY="+c.dashKey,
 	)
+	return c
+}
+
+// run starts the binary with a configuration and environment, and waits
+// until c.base answers /healthz.
+func (c *collector) run(t *testing.T, config string, env ...string) {
+	t.Helper()
+	c.out = &lockedBuffer{}
+	c.cmd = exec.Command(binary(t), "--config", config)
+	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	require.NoError(t, c.cmd.Start())
 	c.exited = make(chan struct{})
@@ -130,7 +141,7 @@ func startCollector(t *testing.T, product, dataDir string) *collector {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return c
+				return
 			}
 		}
 		select {

@@ -72,6 +72,17 @@
 // "anonymous:<trace id>", so such a session or trace is a user of its own.
 // The product is always Options.ProductID.
 //
+// # Annotations and content
+//
+// Annotate writes the results of a mapping, once enriched by the processor,
+// back onto the spans (see CONVENTION.md): sessions, users, event types and
+// costs as span attributes, event ids and dollar amounts on business span
+// events, and an agentpulse.message span event per message, without its
+// text. MapTraces reads these back, so annotated spans map to the events
+// that were annotated, also after StripContent has removed the
+// conventions' content attributes and span events (IsContentAttribute,
+// IsContentEvent) from them.
+//
 // # Not mapped
 //
 // Embedding, retrieval and rerank calls; agent-to-agent handoffs (Logfire

@@ -52,6 +52,10 @@ type Mapped struct {
 	// action.llm_call or action.tool_call); Annotate writes its type and
 	// cost on the span.
 	Call bool
+
+	// spanEvent is the position + 1 of the span event the event came from
+	// (a business event or a message note), 0 for the others.
+	spanEvent int
 }
 
 // MapTraces turns GenAI spans of any supported convention into AgentPulse
@@ -166,11 +170,13 @@ func (m *mapper) mapSpan(ix *traceIndex, i int) {
 		e := base
 		e.EventID, e.EventType, e.Timestamp = callID, event.TypeLLMCall, start
 		e.Properties = m.llmProperties(sp, &e)
+		readCostNote(sp.Attributes(), &e)
 		m.add(src, e, true)
 	case kindTool:
 		e := base
 		e.EventID, e.EventType, e.Timestamp = callID, event.TypeToolCall, start
 		e.Properties = m.toolProperties(sp, &e)
+		readCostNote(sp.Attributes(), &e)
 		m.add(src, e, true)
 	}
 
@@ -185,6 +191,12 @@ func (m *mapper) mapSpan(ix *traceIndex, i int) {
 	}
 
 	for j, ev := range sp.Events().All() {
+		if ev.Name() == EventMessage {
+			if err := m.addMessageNote(src, base, ev, j, start); err != nil {
+				m.errs = append(m.errs, fmt.Errorf("span %s: %w", sp.SpanID(), err))
+			}
+			continue
+		}
 		typ, props, ok, err := businessEvent(ev.Name(), ev.Attributes())
 		if !ok {
 			continue
@@ -200,13 +212,19 @@ func (m *mapper) mapSpan(ix *traceIndex, i int) {
 		if ts := ev.Timestamp(); ts != 0 {
 			e.Timestamp = ts.AsTime().UTC()
 		}
+		if err := readEventNote(ev.Attributes(), &e); err != nil {
+			m.errs = append(m.errs, fmt.Errorf("span %s: %s: %w", sp.SpanID(), ev.Name(), err))
+		}
 		m.add(src, e, false)
+		m.out[len(m.out)-1].spanEvent = j + 1
 	}
 }
 
+// hasBusinessEvents reports whether the span has agentpulse.* events:
+// business events or message notes.
 func hasBusinessEvents(sp ptrace.Span) bool {
 	for _, ev := range sp.Events().All() {
-		if _, ok := businessEvents[ev.Name()]; ok {
+		if _, ok := businessEvents[ev.Name()]; ok || ev.Name() == EventMessage {
 			return true
 		}
 	}

@@ -33,6 +33,12 @@ type Config struct {
 
 	// Products holds per-product settings, keyed by product id.
 	Products map[string]ProductConfig `mapstructure:"products"`
+
+	// TracesProductID is the product of spans whose request carries no
+	// AgentPulse key (the agentpulse_query authenticator) and whose resource
+	// has no agentpulse.product_id. Empty: such spans are passed on as they
+	// are, without events.
+	TracesProductID string `mapstructure:"traces_product_id"`
 }
 
 // PricingConfig selects the model price table.
@@ -100,6 +106,9 @@ func (cfg *Config) Validate() error {
 			continue
 		}
 		errs = append(errs, cfg.Products[name].validate("products::"+name)...)
+	}
+	if p := cfg.TracesProductID; p != "" && (strings.TrimSpace(p) == "" || strings.TrimSpace(p) != p) {
+		errs = append(errs, fmt.Errorf("traces_product_id must be a product id without surrounding spaces, or left out, got %q", p))
 	}
 
 	return errors.Join(errs...)

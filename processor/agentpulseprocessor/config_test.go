@@ -41,7 +41,8 @@ func TestLoadConfig(t *testing.T) {
 						"big-model":   {Input: 4.0, CachedInput: 0.4, CacheWrite: 5.0, Output: 16.0},
 					},
 				},
-				DefaultProduct: ProductConfig{TrackContent: true},
+				TracesProductID: "support-bot",
+				DefaultProduct:  ProductConfig{TrackContent: true},
 				Products: map[string]ProductConfig{
 					"legal-bot": {
 						TrackContent: false,
@@ -150,6 +151,16 @@ func TestValidate(t *testing.T) {
 				"products::bot::topics::2::keywords::1 must not be blank",
 				`products: a product id must not be blank, got ""`,
 			},
+		},
+		{
+			name:   "traces product",
+			modify: func(c *Config) { c.TracesProductID = " my-bot" },
+			errs:   []string{`traces_product_id must be a product id without surrounding spaces, or left out, got " my-bot"`},
+		},
+		{
+			name:   "blank traces product",
+			modify: func(c *Config) { c.TracesProductID = "  " },
+			errs:   []string{`traces_product_id must be a product id without surrounding spaces, or left out, got "  "`},
 		},
 	}
 	for _, tt := range tests {

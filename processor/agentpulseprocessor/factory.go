@@ -19,6 +19,7 @@ func NewFactory() processor.Factory {
 		metadata.Type,
 		func() component.Config { return createDefaultConfig() },
 		processor.WithLogs(r.createLogs, metadata.LogsStability),
+		processor.WithTraces(r.createTraces, metadata.TracesStability),
 	)
 }
 
@@ -78,6 +79,34 @@ func (r *registry) createLogs(
 	var once sync.Once
 
 	proc, err := processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		processorhelper.WithShutdown(func(context.Context) error {
+			once.Do(func() { r.release(set.ID) })
+			return nil
+		}),
+	)
+	if err != nil {
+		r.release(set.ID)
+		return nil, err
+	}
+
+	return proc, nil
+}
+
+func (r *registry) createTraces(
+	ctx context.Context,
+	set processor.Settings,
+	cfg component.Config,
+	next consumer.Traces,
+) (processor.Traces, error) {
+	c, err := r.acquire(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
+	}
+	p := newTracesProcessor(c, cfg.(*Config))
+	var once sync.Once
+
+	proc, err := processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithShutdown(func(context.Context) error {
 			once.Do(func() { r.release(set.ID) })

@@ -312,11 +312,17 @@ func TestFactory(t *testing.T) {
 	f := NewFactory()
 	assert.Equal(t, metadata.Type, f.Type())
 	assert.Equal(t, metadata.LogsStability, f.LogsStability())
-	_, err := f.CreateTraces(t.Context(), processortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
-	assert.Error(t, err, "traces are not supported yet")
+	assert.Equal(t, metadata.TracesStability, f.TracesStability())
+	_, err := f.CreateMetrics(t.Context(), processortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
+	assert.Error(t, err, "metrics are not supported")
 
 	p, err := f.CreateLogs(t.Context(), processortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
 	require.NoError(t, err)
 	assert.True(t, p.Capabilities().MutatesData)
 	require.NoError(t, p.Shutdown(t.Context()))
+
+	pt, err := f.CreateTraces(t.Context(), processortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
+	require.NoError(t, err)
+	assert.True(t, pt.Capabilities().MutatesData)
+	require.NoError(t, pt.Shutdown(t.Context()))
 }

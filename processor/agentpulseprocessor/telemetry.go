@@ -20,6 +20,7 @@ const (
 	metricSessionEvictions    = "otelcol_processor_agentpulse_session_evictions"
 	metricUnpricedLLMCalls    = "otelcol_processor_agentpulse_unpriced_llm_calls"
 	metricUnconvertedPayments = "otelcol_processor_agentpulse_unconverted_payments"
+	metricSpansWithoutProduct = "otelcol_processor_agentpulse_spans_without_product"
 )
 
 // telemetry holds the processor's internal metrics.
@@ -27,6 +28,7 @@ type telemetry struct {
 	evictions   metric.Int64Counter
 	unpriced    metric.Int64Counter
 	unconverted metric.Int64Counter
+	noProduct   metric.Int64Counter
 	reg         metric.Registration
 
 	unknownModel metric.MeasurementOption
@@ -51,6 +53,10 @@ func newTelemetry(set component.TelemetrySettings, openSessions func() int64) (*
 	t.unconverted, err = meter.Int64Counter(metricUnconvertedPayments,
 		metric.WithDescription("Payments whose currency has no exchange rate, so they are left out of US dollar totals."),
 		metric.WithUnit("{payment}"))
+	errs = errors.Join(errs, err)
+	t.noProduct, err = meter.Int64Counter(metricSpansWithoutProduct,
+		metric.WithDescription("Spans passed on without events because no product was known for them (no key, no agentpulse.product_id resource attribute, no traces_product_id)."),
+		metric.WithUnit("{span}"))
 	errs = errors.Join(errs, err)
 
 	open, err := meter.Int64ObservableGauge(metricOpenSessions,

@@ -13,4 +13,7 @@ const (
 
 	// LogsStability is the stability of the logs pipeline support.
 	LogsStability = component.StabilityLevelAlpha
+
+	// TracesStability is the stability of the traces pipeline support.
+	TracesStability = component.StabilityLevelAlpha
 )
