@@ -174,3 +174,34 @@ func TestMessageNoteErrors(t *testing.T) {
 	assert.Equal(t, sp.StartTimestamp().AsTime(), e.Timestamp)
 	assert.Equal(t, AnonymousPrefix+pcommon.TraceID{15: 1}.String(), e.UserID)
 }
+
+func TestProductOfResource(t *testing.T) {
+	td := ptrace.NewTraces()
+	withProduct := td.ResourceSpans().AppendEmpty()
+	withProduct.Resource().Attributes().PutStr(event.AttrProductID, " bot-a ")
+	parent := withProduct.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	parent.SetTraceID(pcommon.TraceID{15: 1})
+	parent.SetSpanID(pcommon.SpanID{7: 1})
+	require.NoError(t, parent.Attributes().FromRaw(chatAttrs(map[string]any{"session.id": "s-1"})))
+	// A child in a resource without a product yields no events.
+	other := td.ResourceSpans().AppendEmpty()
+	child := other.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	child.SetTraceID(pcommon.TraceID{15: 1})
+	child.SetSpanID(pcommon.SpanID{7: 2})
+	child.SetParentSpanID(pcommon.SpanID{7: 1})
+	require.NoError(t, child.Attributes().FromRaw(chatAttrs(nil)))
+
+	out, errs := MapTraces(td, Options{ProductID: "ignored", ProductOf: ResourceProduct})
+	require.Empty(t, errs)
+	require.Len(t, out, 1)
+	assert.Equal(t, "bot-a", out[0].Event.ProductID)
+	assert.Equal(t, "s-1", out[0].Event.SessionID)
+	assert.Equal(t, pcommon.SpanID{7: 1}, out[0].SpanID)
+
+	// Given the product, the child maps too and finds its parent's session.
+	other.Resource().Attributes().PutStr(event.AttrProductID, "bot-b")
+	out, _ = MapTraces(td, Options{ProductOf: ResourceProduct})
+	require.Len(t, out, 2)
+	assert.Equal(t, "bot-b", out[1].Event.ProductID)
+	assert.Equal(t, "s-1", out[1].Event.SessionID)
+}

@@ -40,6 +40,21 @@ type Options struct {
 	// records name no session or user (the caller may remember it from the
 	// trace's spans). MapTraces does not use it.
 	TraceIdentity func(pcommon.TraceID) (Identity, bool)
+
+	// ProductOf, if set, replaces ProductID in MapTraces: the product of a
+	// span's events is ProductOf of its resource's attributes, and the spans
+	// of a resource it gives "" for yield no events (they still count as
+	// ancestors). A collector pipeline uses ResourceProduct.
+	ProductOf func(resource pcommon.Map) string
+}
+
+// ResourceProduct reads the resource attribute agentpulse.product_id, which
+// the agentpulse processor sets on the spans it passes on.
+func ResourceProduct(resource pcommon.Map) string {
+	if v, ok := resource.Get(event.AttrProductID); ok && v.Type() == pcommon.ValueTypeStr {
+		return strings.TrimSpace(v.Str())
+	}
+	return ""
 }
 
 // Mapped is one event and the span or log record it came from.
@@ -147,6 +162,12 @@ func newMapper(opts Options) *mapper {
 func (m *mapper) mapSpan(ix *traceIndex, i int) {
 	ref := ix.spans[i]
 	sp := ref.span
+	product := m.opts.ProductID
+	if m.opts.ProductOf != nil {
+		if product = m.opts.ProductOf(ref.res); product == "" {
+			return
+		}
+	}
 	kind := classify(sp, ref.scope)
 	if kind == kindOther && !hasBusinessEvents(sp) {
 		return
@@ -159,7 +180,7 @@ func (m *mapper) mapSpan(ix *traceIndex, i int) {
 	base := event.Event{
 		SessionID: id.SessionID,
 		UserID:    id.UserID,
-		ProductID: m.opts.ProductID,
+		ProductID: product,
 		Metadata:  resolveMetadata(levels),
 	}
 	start, end := spanTimes(sp)

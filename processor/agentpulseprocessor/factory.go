@@ -71,26 +71,10 @@ func (r *registry) createLogs(
 	cfg component.Config,
 	next consumer.Logs,
 ) (processor.Logs, error) {
-	c, err := r.acquire(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	p := &logsProcessor{core: c}
-	var once sync.Once
-
-	proc, err := processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithShutdown(func(context.Context) error {
-			once.Do(func() { r.release(set.ID) })
-			return nil
-		}),
-	)
-	if err != nil {
-		r.release(set.ID)
-		return nil, err
-	}
-
-	return proc, nil
+	return withCore(r, set, cfg.(*Config), func(c *core, opts ...processorhelper.Option) (processor.Logs, error) {
+		p := &logsProcessor{core: c}
+		return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs, opts...)
+	})
 }
 
 func (r *registry) createTraces(
@@ -99,14 +83,28 @@ func (r *registry) createTraces(
 	cfg component.Config,
 	next consumer.Traces,
 ) (processor.Traces, error) {
-	c, err := r.acquire(set, cfg.(*Config))
+	return withCore(r, set, cfg.(*Config), func(c *core, opts ...processorhelper.Option) (processor.Traces, error) {
+		p := newTracesProcessor(c, cfg.(*Config))
+		return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces, opts...)
+	})
+}
+
+// withCore builds one signal's processor on the core shared by set.ID; the
+// core is released when that processor shuts down (or fails to build).
+func withCore[P any](
+	r *registry,
+	set processor.Settings,
+	cfg *Config,
+	build func(c *core, opts ...processorhelper.Option) (P, error),
+) (P, error) {
+	var zero P
+	c, err := r.acquire(set, cfg)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	p := newTracesProcessor(c, cfg.(*Config))
 	var once sync.Once
 
-	proc, err := processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+	proc, err := build(c,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 		processorhelper.WithShutdown(func(context.Context) error {
 			once.Do(func() { r.release(set.ID) })
@@ -115,7 +113,7 @@ func (r *registry) createTraces(
 	)
 	if err != nil {
 		r.release(set.ID)
-		return nil, err
+		return zero, err
 	}
 
 	return proc, nil

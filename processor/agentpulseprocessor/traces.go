@@ -2,11 +2,9 @@ package agentpulseprocessor // import "github.com/agentpulse/agentpulse/processo
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
@@ -33,30 +31,9 @@ func newTracesProcessor(c *core, cfg *Config) *tracesProcessor {
 	return &tracesProcessor{core: c, product: cfg.TracesProductID}
 }
 
-type spanKey struct {
-	trace pcommon.TraceID
-	span  pcommon.SpanID
-}
-
 func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	start := time.Now()
-	products := p.resourceProducts(ctx, td)
-	spanProducts := make(map[spanKey]string, td.SpanCount())
-	withoutProduct := 0
-	for i, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				if products[i] == "" {
-					withoutProduct++
-					continue
-				}
-				k := spanKey{sp.TraceID(), sp.SpanID()}
-				if _, dup := spanProducts[k]; !dup {
-					spanProducts[k] = products[i]
-				}
-			}
-		}
-	}
+	products, withoutProduct := p.resourceProducts(ctx, td)
 	if withoutProduct > 0 {
 		p.core.tel.noProduct.Add(ctx, int64(withoutProduct))
 		p.warnNoProduct.Do(func() {
@@ -65,41 +42,30 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 				"set the resource attribute agentpulse.product_id, or set traces_product_id")
 		})
 	}
-	if len(spanProducts) == 0 {
+	if withoutProduct == td.SpanCount() {
 		return td, nil
 	}
 
-	// The product is set per span below: spans of several resources may
-	// belong to different products.
-	mapped, mapErrs := genai.MapTraces(td, genai.Options{})
+	// Each span's events take the product just written on its resource.
+	mapped, mapErrs := genai.MapTraces(td, genai.Options{ProductOf: genai.ResourceProduct})
 	if len(mapErrs) > 0 {
 		p.core.logger.Debug("agentpulse span events left out",
 			zap.Int("count", len(mapErrs)), zap.Errors("errors", mapErrs[:min(len(mapErrs), maxLoggedMappingErrors)]))
 	}
-	kept := mapped[:0]
-	for _, m := range mapped {
-		product, ok := spanProducts[spanKey{m.TraceID, m.SpanID}]
-		if !ok {
-			continue
-		}
-		m.Event.ProductID = product
-		kept = append(kept, m)
-	}
-
-	events := make([]*event.Event, len(kept))
-	for i := range kept {
-		events[i] = &kept[i].Event
+	events := make([]*event.Event, len(mapped))
+	for i := range mapped {
+		events[i] = &mapped[i].Event
 	}
 	assigned := p.core.sessionize(ctx, events)
 	for _, e := range events {
 		p.core.enrich(ctx, e)
 	}
-	genai.Annotate(td, kept)
+	genai.Annotate(td, mapped)
 	stripped := p.applyContentPolicy(td, products)
 
 	p.core.logger.Debug("processed spans",
 		zap.Int("spans", td.SpanCount()),
-		zap.Int("events", len(kept)),
+		zap.Int("events", len(events)),
 		zap.Int("events_sessionized", assigned),
 		zap.Int("content_items_removed", stripped),
 		zap.Int("spans_without_product", withoutProduct),
@@ -111,29 +77,33 @@ func (p *tracesProcessor) processTraces(ctx context.Context, td ptrace.Traces) (
 // resourceProducts decides the product of each resource's spans: the
 // product key the request authenticated with, else the resource's
 // agentpulse.product_id, else traces_product_id. The product is written on
-// the resource, so that the agentpulse exporter and others downstream see
-// it; "" means none is known.
-func (p *tracesProcessor) resourceProducts(ctx context.Context, td ptrace.Traces) []string {
+// the resource, so that the mapping, the agentpulse exporter and others
+// downstream see it; "" means none is known. It also returns how many spans
+// have none.
+func (p *tracesProcessor) resourceProducts(ctx context.Context, td ptrace.Traces) ([]string, int) {
 	keyProduct, _ := auth.ProductFromContext(ctx)
 	products := make([]string, td.ResourceSpans().Len())
+	without := 0
 	for i, rs := range td.ResourceSpans().All() {
 		attrs := rs.Resource().Attributes()
 		product := keyProduct
 		if product == "" {
-			if v, ok := attrs.Get(event.AttrProductID); ok && v.Type() == pcommon.ValueTypeStr {
-				product = strings.TrimSpace(v.Str())
-			}
+			product = genai.ResourceProduct(attrs)
 		}
 		if product == "" {
 			product = p.product
 		}
-		if product != "" {
-			attrs.PutStr(event.AttrProductID, product)
+		if product == "" {
+			for _, ss := range rs.ScopeSpans().All() {
+				without += ss.Spans().Len()
+			}
+			continue
 		}
+		attrs.PutStr(event.AttrProductID, product)
 		products[i] = product
 	}
 
-	return products
+	return products, without
 }
 
 // applyContentPolicy removes message content from the spans of products
