@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ type queryExtension struct {
 	// ready turns true once the collector has started every pipeline, so
 	// that /healthz does not answer before the ingest routes are mounted.
 	ready atomic.Bool
+	// banner holds the generated development keys until Ready shows them.
+	banner bytes.Buffer
 }
 
 var (
@@ -48,6 +51,9 @@ var (
 // Ready is called by the collector once every pipeline has started.
 func (e *queryExtension) Ready() error {
 	e.ready.Store(true)
+	if e.banner.Len() > 0 {
+		_, _ = e.banner.WriteTo(os.Stderr)
+	}
 	return nil
 }
 
@@ -75,7 +81,9 @@ func (e *queryExtension) Keys() *auth.Store {
 // Start loads the keys, opens the store and starts serving. When it fails,
 // what it had opened is closed again.
 func (e *queryExtension) Start(ctx context.Context, host component.Host) (err error) {
-	keys, err := auth.New(e.cfg.APIKeys, os.Stderr)
+	// Generated development keys are shown once the collector has started,
+	// after its start-up log, where they are easy to see.
+	keys, err := auth.New(e.cfg.APIKeys, &e.banner)
 	if err != nil {
 		return fmt.Errorf("api_keys: %w", err)
 	}
