@@ -20,50 +20,19 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
-	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/agentpulse/agentpulse/internal/auth"
 	"github.com/agentpulse/agentpulse/internal/chstore"
+	"github.com/agentpulse/agentpulse/internal/chstore/chstoretest"
 	"github.com/agentpulse/agentpulse/queryapi/internal/metadata"
 )
 
-// dataDir is the embedded engine's one data directory for this test binary:
-// the engine holds one directory per process, so tests isolate themselves
-// by database name.
-var dataDir string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "queryapi-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	dataDir = dir
-	// Keep the engine open for the whole run, so tests do not reopen it.
-	keeper, err := chstore.Open(context.Background(), storageFor("keeper"), zap.NewNop())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-
-	code := m.Run()
-	_ = keeper.Close()
-	_ = os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutines left running:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(chstoretest.Main(m))
 }
 
 func storageFor(database string) chstore.Config {
-	cfg := chstore.NewDefaultConfig()
-	cfg.Path = dataDir
-	cfg.Database = database
-	return cfg
+	return chstoretest.Config(database)
 }
 
 // API keys of the tests: acme has legal-bot and other-bot, globex has

@@ -18,49 +18,21 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/agentpulse/agentpulse/exporter/agentpulseexporter/internal/metadata"
 	"github.com/agentpulse/agentpulse/internal/analytics"
 	"github.com/agentpulse/agentpulse/internal/chstore"
+	"github.com/agentpulse/agentpulse/internal/chstore/chstoretest"
 	"github.com/agentpulse/agentpulse/internal/event"
 )
 
-// testDir is the data directory of this test binary: the embedded engine
-// holds one directory per process, so tests isolate themselves by database.
-var testDir string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "agentpulseexporter-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDir = dir
-	// Keep the engine open for the whole run so that tests do not reopen it.
-	keeper, err := chstore.Open(context.Background(), storageConfig("keeper"), zap.NewNop())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = keeper.Close()
-	_ = os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(chstoretest.Main(m))
 }
 
 func storageConfig(database string) chstore.Config {
-	cfg := chstore.NewDefaultConfig()
-	cfg.Path = testDir
-	cfg.Database = database
-	return cfg
+	return chstoretest.Config(database)
 }
 
 var dbCounter atomic.Int64
