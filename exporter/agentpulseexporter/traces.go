@@ -2,6 +2,9 @@ package agentpulseexporter
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -50,10 +53,34 @@ func (e *eventExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	if len(mapped) == 0 {
 		return nil
 	}
-	events := make([]event.Event, len(mapped))
+	events := make([]event.Event, 0, len(mapped))
+	now := time.Now()
+	var invalid []error
 	for i := range mapped {
-		events[i] = mapped[i].Event
+		m := &mapped[i]
+		err := m.Event.Check(now, maxFutureSkew)
+		if err == nil && (m.TraceID.IsEmpty() || m.SpanID.IsEmpty()) {
+			err = errNoSpanID
+		}
+		if err != nil {
+			invalid = append(invalid, fmt.Errorf("span %s: %w", m.SpanID, err))
+			continue
+		}
+		events = append(events, m.Event)
+	}
+	if len(invalid) > 0 {
+		e.logger.Debug("span events that cannot be stored left out",
+			zap.Int("count", len(invalid)), zap.Errors("errors", invalid[:min(len(invalid), maxLoggedMappingErrors)]))
+	}
+	if len(events) == 0 {
+		return nil
 	}
 
 	return e.insert(ctx, events)
 }
+
+// maxFutureSkew is how far ahead of the clock a span's time may be, as for
+// the ingest API's events.
+const maxFutureSkew = 24 * time.Hour
+
+var errNoSpanID = errors.New("a span without trace and span ids cannot be told apart from others")

@@ -1,6 +1,8 @@
 package agentpulsereceiver
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -31,6 +33,8 @@ func (r *agentpulseReceiver) handleTraces(w http.ResponseWriter, req *http.Reque
 		return
 	}
 	mapped, errs := genai.MapTraces(er.Traces(), genai.Options{ProductID: p.Product, MaxContentBytes: r.cfg.MaxStringBytes})
+	mapped, rejected := r.checkMapped(mapped, true)
+	errs = append(errs, rejected...)
 	events := make([]event.Event, 0, len(mapped))
 	for _, m := range mapped {
 		events = append(events, m.Event)
@@ -48,6 +52,7 @@ func (r *agentpulseReceiver) handleTraces(w http.ResponseWriter, req *http.Reque
 	resp := ptraceotlp.NewExportResponse()
 	if len(errs) > 0 {
 		resp.PartialSuccess().SetErrorMessage(joinErrs(errs))
+		resp.PartialSuccess().SetRejectedSpans(int64(len(rejected)))
 	}
 	writeOTLP(w, mt, resp.MarshalProto, resp.MarshalJSON)
 }
@@ -70,6 +75,8 @@ func (r *agentpulseReceiver) handleLogs(w http.ResponseWriter, req *http.Request
 		MaxContentBytes: r.cfg.MaxStringBytes,
 		TraceIdentity:   r.traces.lookup(p.Product),
 	})
+	mapped, rejected := r.checkMapped(mapped, false)
+	errs = append(errs, rejected...)
 	for _, m := range mapped {
 		r.traces.holdAnonymous(p.Product, m)
 	}
@@ -79,8 +86,29 @@ func (r *agentpulseReceiver) handleLogs(w http.ResponseWriter, req *http.Request
 	resp := plogotlp.NewExportResponse()
 	if len(errs) > 0 {
 		resp.PartialSuccess().SetErrorMessage(joinErrs(errs))
+		resp.PartialSuccess().SetRejectedLogRecords(int64(len(rejected)))
 	}
 	writeOTLP(w, mt, resp.MarshalProto, resp.MarshalJSON)
+}
+
+// checkMapped keeps the events that the ingest API's rules allow (times,
+// token counts, money values; spans must have ids) and describes the others.
+func (r *agentpulseReceiver) checkMapped(mapped []genai.Mapped, fromSpans bool) ([]genai.Mapped, []error) {
+	now := r.now()
+	kept := mapped[:0]
+	var rejected []error
+	for _, m := range mapped {
+		err := m.Event.Check(now, r.cfg.MaxFutureSkew)
+		if err == nil && fromSpans && (m.TraceID.IsEmpty() || m.SpanID.IsEmpty()) {
+			err = errors.New("the span has no trace id or span id")
+		}
+		if err != nil {
+			rejected = append(rejected, fmt.Errorf("%s of span %s: %w", m.Event.EventType, m.SpanID, err))
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept, rejected
 }
 
 func (r *agentpulseReceiver) consumeMapped(w http.ResponseWriter, req *http.Request, product string, mapped []genai.Mapped) bool {

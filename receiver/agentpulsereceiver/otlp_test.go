@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -203,4 +204,49 @@ func TestOTLPLogsJoinTheirTracesUser(t *testing.T) {
 	status, _ = postRaw(t, base+"/v1/traces", "application/x-protobuf", traces)
 	require.Equal(t, http.StatusOK, status)
 	assert.Empty(t, messages(sink))
+}
+
+func TestOTLPSpansOutsideTheBoundsAreRejected(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
+	now := uint64(time.Now().UnixNano())
+
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	chat := func(name string, span byte, start uint64, tokens int64) ptrace.Span {
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(pcommon.TraceID{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7})
+		sp.SetSpanID(pcommon.SpanID{span, 1, 1, 1, 1, 1, 1, 1})
+		sp.SetName(name)
+		sp.SetStartTimestamp(pcommon.Timestamp(start))
+		sp.SetEndTimestamp(pcommon.Timestamp(start + 1e9))
+		sp.Attributes().PutStr("gen_ai.operation.name", "chat")
+		sp.Attributes().PutStr("gen_ai.request.model", "gpt-4o")
+		sp.Attributes().PutInt("gen_ai.usage.input_tokens", tokens)
+		sp.Attributes().PutInt("gen_ai.usage.output_tokens", 10)
+		sp.Attributes().PutStr("user.id", "u-1")
+		return sp
+	}
+	chat("valid", 1, now-60e9, 100)
+	chat("too many tokens", 2, now-60e9, 1<<62)
+	chat("far future", 3, now+72*3600e9, 100)
+	chat("time overflow", 4, 1<<63, 100)
+	noIDs := chat("no ids", 5, now-60e9, 100)
+	noIDs.SetTraceID(pcommon.TraceID{})
+	noIDs.SetSpanID(pcommon.SpanID{})
+
+	pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	status, body := postRaw(t, base+"/v1/traces", "application/x-protobuf", pb)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	resp := ptraceotlp.NewExportResponse()
+	require.NoError(t, resp.UnmarshalProto(body))
+	assert.EqualValues(t, 4, resp.PartialSuccess().RejectedSpans())
+	for _, want := range []string{"input_tokens must be a non-negative integer up to", "ahead of the server clock", "outside the years 1900 to 2299"} {
+		assert.Contains(t, resp.PartialSuccess().ErrorMessage(), want)
+	}
+
+	got := records(sink)
+	require.Len(t, got, 1, "only the valid span's call is passed on")
+	assert.Equal(t, int64(100), got[0].Properties["input_tokens"])
 }
