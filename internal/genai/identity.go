@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentpulse/agentpulse/internal/event"
 )
@@ -188,4 +189,29 @@ func resolveMetadata(levels []pcommon.Map) map[string]any {
 		}
 	}
 	return md
+}
+
+// TraceIdentities returns, for each trace of td, the identity that one of
+// its spans names (the agentpulse.* or a convention's session and user ids,
+// on the span or its resource), also for spans that map to no event, such
+// as an application's own "turn" span. The first naming span of a trace
+// wins.
+func TraceIdentities(td ptrace.Traces) map[pcommon.TraceID]Identity {
+	out := map[pcommon.TraceID]Identity{}
+	for _, rs := range td.ResourceSpans().All() {
+		res := rs.Resource().Attributes()
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				if _, seen := out[sp.TraceID()]; seen || sp.TraceID().IsEmpty() {
+					continue
+				}
+				id := resolveIdentity([]pcommon.Map{sp.Attributes(), res})
+				if id.SessionID == "" && id.UserID == "" {
+					continue
+				}
+				out[sp.TraceID()] = id.withFallback(traceString(sp.TraceID()))
+			}
+		}
+	}
+	return out
 }

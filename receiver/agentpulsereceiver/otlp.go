@@ -35,15 +35,39 @@ func (r *agentpulseReceiver) handleTraces(w http.ResponseWriter, req *http.Reque
 	mapped, errs := genai.MapTraces(er.Traces(), genai.Options{ProductID: p.Product, MaxContentBytes: r.cfg.MaxStringBytes})
 	mapped, rejected := r.checkMapped(mapped, true)
 	errs = append(errs, rejected...)
+	// A span whose own payload names nobody (its parent, which carries the
+	// agentpulse.* or convention ids, may come in another request) takes
+	// its trace's identity when known, and is held for it otherwise.
+	named := genai.TraceIdentities(er.Traces())
+	lookup := r.traces.lookup(p.Product)
+	for i := range mapped {
+		m := &mapped[i]
+		if !isAnonymous(m) {
+			continue
+		}
+		who, ok := named[m.TraceID]
+		if !ok {
+			who, ok = lookup(m.TraceID)
+		}
+		if ok {
+			m.Event.SessionID, m.Event.UserID = who.SessionID, who.UserID
+		} else {
+			r.traces.holdAnonymous(p.Product, *m)
+		}
+	}
 	events := make([]event.Event, 0, len(mapped))
 	for _, m := range mapped {
 		events = append(events, m.Event)
 	}
+	// Events of these traces that came earlier without anyone to belong to
+	// (log records, or spans whose parent came later) are sent again under
+	// the identity these spans name; their ids are the same, so the new
+	// copies replace the old.
+	for traceID, who := range named {
+		events = append(events, r.traces.remember(p.Product, traceID, who)...)
+	}
 	for _, m := range mapped {
 		who := genai.Identity{SessionID: m.Event.SessionID, UserID: m.Event.UserID}
-		// Messages of this trace that came earlier as log records, without
-		// anyone to belong to, are sent again under the spans' identity;
-		// their ids are the same, so the new copies replace the old.
 		events = append(events, r.traces.remember(p.Product, m.TraceID, who)...)
 	}
 	if len(events) > 0 && !r.consume(w, req.Context(), p.Product, events) {
@@ -161,10 +185,9 @@ func joinErrs(errs []error) string {
 }
 
 // traceIdentities remembers who the spans of recent traces belonged to, so
-// that log records of the same trace which name no user or session land in
-// the same session. Records that come before their trace's spans are kept
-// (at most maxHeldPerTrace per trace) until the spans tell who they belong
-// to. It holds at most limit traces of each kind, forgetting the oldest.
+// that log records and spans of the same trace which name no user or
+// session land in the same session. Those that come before the spans that
+// name someone are kept (at most maxHeldPerTrace per trace) until then. It holds at most limit traces of each kind, forgetting the oldest.
 type traceIdentities struct {
 	mu   sync.Mutex
 	ids  *fifo[genai.Identity]
@@ -211,10 +234,16 @@ func (c *traceIdentities) lookup(product string) func(pcommon.TraceID) (genai.Id
 	}
 }
 
-// holdAnonymous keeps a message that fell back to its trace's anonymous
-// user, in case the trace's spans come later.
+// isAnonymous reports whether an event fell back to its trace's anonymous
+// user: nothing in its payload named a user or session.
+func isAnonymous(m *genai.Mapped) bool {
+	return !m.TraceID.IsEmpty() && m.Event.SessionID == "" && m.Event.UserID == genai.AnonymousPrefix+m.TraceID.String()
+}
+
+// holdAnonymous keeps an event that fell back to its trace's anonymous
+// user, in case spans naming the trace's user or session come later.
 func (c *traceIdentities) holdAnonymous(product string, m genai.Mapped) {
-	if m.TraceID.IsEmpty() || m.Event.SessionID != "" || m.Event.UserID != genai.AnonymousPrefix+m.TraceID.String() {
+	if !isAnonymous(&m) {
 		return
 	}
 	k := traceKey{product, m.TraceID}

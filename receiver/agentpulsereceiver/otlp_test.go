@@ -250,3 +250,71 @@ func TestOTLPSpansOutsideTheBoundsAreRejected(t *testing.T) {
 	require.Len(t, got, 1, "only the valid span's call is passed on")
 	assert.Equal(t, int64(100), got[0].Properties["input_tokens"])
 }
+
+// A parent "turn" span carrying agentpulse.session_id and user_id ends, and
+// so is exported, after its child model span: in another request when the
+// SDK exports each span as it ends.
+func TestOTLPChildSpanTakesItsParentsIdentityFromAnotherRequest(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	base := strings.TrimSuffix(startReceiver(t, sink, nil), "/v1/events")
+	traceID := pcommon.TraceID{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}
+	parentID := pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8}
+	start := uint64(time.Now().Add(-time.Minute).UnixNano())
+
+	send := func(build func(ptrace.Span)) {
+		td := ptrace.NewTraces()
+		sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		sp.SetTraceID(traceID)
+		sp.SetStartTimestamp(pcommon.Timestamp(start))
+		sp.SetEndTimestamp(pcommon.Timestamp(start + 2e9))
+		build(sp)
+		pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		require.NoError(t, err)
+		status, body := postRaw(t, base+"/v1/traces", "application/x-protobuf", pb)
+		require.Equal(t, http.StatusOK, status, "%s", body)
+	}
+	child := func(sp ptrace.Span, id byte) {
+		sp.SetSpanID(pcommon.SpanID{id, 9, 9, 9, 9, 9, 9, 9})
+		sp.SetParentSpanID(parentID)
+		sp.SetName("chat gpt-4o")
+		sp.Attributes().PutStr("gen_ai.operation.name", "chat")
+		sp.Attributes().PutStr("gen_ai.request.model", "gpt-4o")
+		sp.Attributes().PutInt("gen_ai.usage.input_tokens", 100)
+		sp.Attributes().PutInt("gen_ai.usage.output_tokens", 10)
+	}
+	calls := func() []event.Event {
+		var out []event.Event
+		for _, e := range records(sink) {
+			if e.EventType == "action.llm_call" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+
+	send(func(sp ptrace.Span) { child(sp, 1) })
+	first := calls()
+	require.Len(t, first, 1)
+	assert.Equal(t, "anonymous:"+traceID.String(), first[0].UserID)
+
+	sink.Reset()
+	send(func(sp ptrace.Span) {
+		sp.SetSpanID(parentID)
+		sp.SetName("turn")
+		sp.Attributes().PutStr("agentpulse.session_id", "conv-7")
+		sp.Attributes().PutStr("agentpulse.user_id", "u-7")
+	})
+	again := calls()
+	require.Len(t, again, 1, "the held call is sent again under the parent's identity")
+	assert.Equal(t, first[0].EventID, again[0].EventID)
+	assert.Equal(t, "conv-7", again[0].SessionID)
+	assert.Equal(t, "u-7", again[0].UserID)
+
+	// A later child of the same trace takes the known identity at once.
+	sink.Reset()
+	send(func(sp ptrace.Span) { child(sp, 2) })
+	later := calls()
+	require.Len(t, later, 1)
+	assert.Equal(t, "conv-7", later[0].SessionID)
+	assert.Equal(t, "u-7", later[0].UserID)
+}
