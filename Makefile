@@ -66,3 +66,13 @@ generate:
 
 clean:
 	rm -rf bin
+
+.PHONY: bench bench-smoke
+
+## bench: the benchmark suite against bin/agentpulse (about 25 minutes); rewrites BENCHMARKS.md
+bench: build chdb
+	bench/run.sh
+
+## bench-smoke: the benchmark suite at toy sizes (a minute or two), into bin/BENCHMARKS.smoke.md
+bench-smoke: build chdb
+	bench/run.sh smoke

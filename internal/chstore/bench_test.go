@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -91,4 +92,26 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPrepareInsert measures building an INSERT in Go (row mapping,
+// encoding and, on the embedded engine, writing the Native block).
+func BenchmarkPrepareInsert(b *testing.B) {
+	s := benchStore(b)
+	events := benchEvents(5000, 0)
+	for i := range events {
+		events[i].Properties["duration_ms"] = int64(1200)
+		events[i].Properties["provider"] = "openai"
+		events[i].Metadata["plan"] = "free"
+	}
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := s.PrepareInsert(events, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = os.Remove(p.File)
+	}
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
 }

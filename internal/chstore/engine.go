@@ -8,17 +8,27 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/chdb-io/chdb-go/chdb"
+	chdbpurego "github.com/chdb-io/chdb-go/chdb-purego"
 )
 
 // embeddedFormat is how the embedded engine returns rows: one JSON array of
 // names, one of types, then one array per row.
 const embeddedFormat = "JSONCompactEachRowWithNamesAndTypes"
 
-// embeddedEngine is the in-process engine (chDB). Its session is safe for
-// concurrent queries; it cannot be interrupted, so a context is only
-// checked before a statement starts.
+// embeddedReaders is the number of extra connections that run queries.
+// A chDB connection runs one statement at a time, so with a single one a
+// dashboard query waited for the insert in progress (hundreds of
+// milliseconds under load); connections to the same directory share the
+// data and run side by side.
+const embeddedReaders = 2
+
+// embeddedEngine is the in-process engine (chDB). Statements that write
+// (DDL, inserts, refreshes) run on the session, one at a time; queries run
+// on a small pool of reading connections. Statements cannot be
+// interrupted, so a context is only checked before a statement starts.
 type embeddedEngine struct {
 	session *chdb.Session
+	readers chan chdbpurego.ChdbConn
 }
 
 func openEmbedded(path string) (*embeddedEngine, error) {
@@ -26,7 +36,16 @@ func openEmbedded(path string) (*embeddedEngine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the embedded engine at %q: %w", path, err)
 	}
-	return &embeddedEngine{session: s}, nil
+	e := &embeddedEngine{session: s, readers: make(chan chdbpurego.ChdbConn, embeddedReaders)}
+	for range embeddedReaders {
+		c, err := chdbpurego.NewConnectionFromConnString(path)
+		if err != nil {
+			_ = e.close()
+			return nil, fmt.Errorf("failed to open a reading connection to the embedded engine at %q: %w", path, err)
+		}
+		e.readers <- c
+	}
+	return e, nil
 }
 
 func (e *embeddedEngine) exec(ctx context.Context, sql sqlText) error {
@@ -47,7 +66,14 @@ func (e *embeddedEngine) query(ctx context.Context, sql sqlText) (resultRows, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res, err := e.session.Query(string(sql), embeddedFormat)
+	var conn chdbpurego.ChdbConn
+	select {
+	case conn = <-e.readers:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	res, err := conn.Query(string(sql), embeddedFormat)
+	e.readers <- conn
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -62,6 +88,11 @@ func (e *embeddedEngine) query(ctx context.Context, sql sqlText) (resultRows, er
 }
 
 func (e *embeddedEngine) close() error {
+	// Every statement has finished: the store closes the engine under its
+	// write lock.
+	for len(e.readers) > 0 {
+		(<-e.readers).Close()
+	}
 	e.session.Close()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,8 @@ import (
 	"github.com/agentpulse/agentpulse/internal/event"
 )
 
-// row is one line of the INSERT; its JSON keys are the columns of events.
+// row is one event mapped onto the columns of events; its JSON keys are
+// the column names (the JSONEachRow encoding of server inserts).
 type row struct {
 	ProductID  string `json:"product_id"`
 	SessionID  string `json:"session_id"`
@@ -47,12 +49,21 @@ type row struct {
 	ClassifiedTopic          string   `json:"classified_topic"`
 	EndReason                string   `json:"end_reason"`
 	Outcome                  string   `json:"outcome"`
+
+	// The time in Unix milliseconds and the maps as ingested, for the
+	// Native encoding; the JSON encoding fills Timestamp, Metadata and
+	// Properties from them.
+	TimestampMS int64          `json:"-"`
+	IngestedMS  int64          `json:"-"`
+	IngestedAt  string         `json:"ingested_at"`
+	metadata    map[string]any `json:"-"`
+	properties  map[string]any `json:"-"`
 }
 
 const insertColumns = "product_id, session_id, event_id, event_type, timestamp, user_id, metadata, properties, " +
 	"truncated, model, provider, input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens, " +
 	"reasoning_tokens, duration_ms, cost_usd, cost_status, tool_name, saved_cost_usd, amount, currency, " +
-	"amount_usd, metadata_topic, classified_topic, end_reason, outcome"
+	"amount_usd, metadata_topic, classified_topic, end_reason, outcome, ingested_at"
 
 // rowTimeLayout is how DateTime64(3) reads a time from JSON.
 const rowTimeLayout = "2006-01-02 15:04:05.000"
@@ -63,6 +74,10 @@ var (
 	maxTime = time.Date(2299, 12, 31, 23, 59, 59, 0, time.UTC)
 )
 
+// insertDirName is the directory, inside the embedded engine's data
+// directory, of the Native blocks being inserted.
+const insertDirName = "agentpulse-inserts"
+
 // Insert writes the events in one INSERT. Events that can never be stored
 // (no event id, product, session or type, or a time outside 1900..2299) are
 // left out and reported in a permanent error after the others are written.
@@ -71,48 +86,146 @@ func (s *Store) Insert(ctx context.Context, events []event.Event) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(events) * 600)
-	buf.WriteString("INSERT INTO ")
-	buf.WriteString(string(s.db))
-	buf.WriteString(".events (" + insertColumns + ") FORMAT JSONEachRow\n")
-
-	var invalid []error
-	n := 0
-	for i := range events {
-		r, err := toRow(&events[i])
-		if err != nil {
-			invalid = append(invalid, fmt.Errorf("event %d (event_id %q): %w", i, events[i].EventID, err))
-			continue
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			invalid = append(invalid, fmt.Errorf("event %d (event_id %q): %w", i, events[i].EventID, err))
-			continue
-		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-		n++
-	}
-
-	if n > 0 {
+	id, ingested := s.shared.inflight.begin()
+	defer s.shared.inflight.end(id)
+	p, invalid := s.prepareInsert(events, "", ingested)
+	if p.Events > 0 {
 		start := time.Now()
-		if err := s.exec(ctx, sqlText(buf.String())); err != nil {
-			return fmt.Errorf("failed to insert %d events: %w", n, err)
+		err := s.exec(ctx, sqlText(p.Statement))
+		if p.File != "" {
+			s.shared.files.put(p.File)
+		}
+		if err != nil {
+			return fmt.Errorf("failed to insert %d events: %w", p.Events, err)
 		}
 		s.logger.Debug("events inserted",
-			zap.Int("events", n), zap.Int("bytes", buf.Len()), zap.Duration("duration", time.Since(start)))
+			zap.Int("events", p.Events), zap.Int("bytes", p.Bytes), zap.Duration("duration", time.Since(start)))
 	}
-	if len(invalid) > 0 {
-		return permanent(fmt.Errorf("%d of %d events cannot be stored: %w", len(invalid), len(events), errors.Join(invalid...)))
-	}
-	return nil
+	return invalid
 }
 
+// PreparedInsert is what Insert runs for a batch: the statement and, on the
+// embedded engine, the file of rows in Native format that it reads.
+type PreparedInsert struct {
+	Statement string
+	File      string // empty when the statement holds the rows
+	Events    int    // rows written; 0 means there is nothing to run
+	Bytes     int    // size of the rows as sent
+}
+
+// PrepareInsert builds the INSERT of events without running it. On the
+// embedded engine the rows go to a Native-format file: a new one in dir,
+// which the caller removes after running the statement, or, when dir is
+// empty, one of the store's own (Insert's case). On a server the rows are
+// JSONEachRow in the statement.
+// invalid is the permanent error for the events left out, as Insert
+// reports it. The benchmarks use it to time the engine alone on the same
+// statements.
+func (s *Store) PrepareInsert(events []event.Event, dir string) (p PreparedInsert, invalid error) {
+	return s.prepareInsert(events, dir, time.Now().UnixMilli())
+}
+
+// prepareInsert builds the INSERT with every row stamped ingested at
+// ingestedMS (Unix milliseconds).
+func (s *Store) prepareInsert(events []event.Event, dir string, ingestedMS int64) (p PreparedInsert, invalid error) {
+	prefix := "INSERT INTO " + string(s.db) + ".events (" + insertColumns + ")"
+	var errs []error
+	var r row
+	each := func(add func(r *row)) {
+		for i := range events {
+			if err := toRow(&events[i], &r); err != nil {
+				errs = append(errs, fmt.Errorf("event %d (event_id %q): %w", i, events[i].EventID, err))
+				continue
+			}
+			r.IngestedMS = ingestedMS
+			add(&r)
+			p.Events++
+		}
+		if len(errs) > 0 {
+			invalid = permanent(fmt.Errorf("%d of %d events cannot be stored: %w", len(errs), len(events), errors.Join(errs...)))
+		}
+	}
+
+	if s.shared.path == "" {
+		rows := newJSONInsert(prefix, len(events))
+		each(rows.add)
+		if p.Events > 0 {
+			p.Statement = rows.String()
+			p.Bytes = len(p.Statement)
+		}
+		return p, invalid
+	}
+
+	block := getNativeBlock()
+	defer putNativeBlock(block)
+	each(block.add)
+	if p.Events == 0 {
+		return p, invalid
+	}
+	var file string
+	var err error
+	if dir == "" {
+		file = s.shared.files.get()
+	} else if f, cerr := os.CreateTemp(dir, "insert-*.native"); cerr != nil {
+		err = cerr
+	} else {
+		file = f.Name()
+		_ = f.Close()
+	}
+	size := 0
+	if err == nil {
+		size, err = block.writeFile(file)
+	}
+	if err != nil {
+		if dir == "" {
+			s.shared.files.put(file)
+		}
+		// The rows can still go in the statement, more slowly.
+		rows := newJSONInsert(prefix, len(events))
+		p.Events, errs = 0, nil
+		each(rows.add)
+		p.Statement = rows.String()
+		p.Bytes = len(p.Statement)
+		return p, invalid
+	}
+	p.File, p.Bytes = file, size
+	p.Statement = prefix + " FROM INFILE " + string(quoteString(file)) + " FORMAT Native"
+	return p, invalid
+}
+
+// jsonInsert builds an INSERT with the rows as JSONEachRow.
+type jsonInsert struct {
+	buf     bytes.Buffer
+	scratch []byte
+}
+
+func newJSONInsert(prefix string, n int) *jsonInsert {
+	j := &jsonInsert{scratch: make([]byte, 0, 1024)}
+	j.buf.Grow(len(prefix) + n*600)
+	j.buf.WriteString(prefix)
+	j.buf.WriteString(" FORMAT JSONEachRow\n")
+	return j
+}
+
+func (j *jsonInsert) add(r *row) {
+	r.Timestamp = time.UnixMilli(r.TimestampMS).UTC().Format(rowTimeLayout)
+	r.IngestedAt = time.UnixMilli(r.IngestedMS).UTC().Format(rowTimeLayout)
+	j.scratch = appendJSONObject(j.scratch[:0], r.metadata)
+	r.Metadata = string(j.scratch)
+	j.scratch = appendJSONObject(j.scratch[:0], r.properties)
+	r.Properties = string(j.scratch)
+	// A row holds only strings, numbers and bools: it always encodes.
+	b, _ := json.Marshal(r)
+	j.buf.Write(b)
+	j.buf.WriteByte('\n')
+}
+
+func (j *jsonInsert) String() string { return j.buf.String() }
+
 // toRow maps an event onto the columns, extracting the typed ones.
-func toRow(e *event.Event) (*row, error) {
+func toRow(e *event.Event, r *row) error {
 	var missing []string
-	for _, f := range []struct{ name, value string }{
+	for _, f := range [...]struct{ name, value string }{
 		{"event_id", e.EventID}, {"product_id", e.ProductID}, {"session_id", e.SessionID}, {"event_type", e.EventType},
 	} {
 		if f.value == "" {
@@ -120,24 +233,24 @@ func toRow(e *event.Event) (*row, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s must not be empty", strings.Join(missing, ", "))
+		return fmt.Errorf("%s must not be empty", strings.Join(missing, ", "))
 	}
 	ts := e.Timestamp.UTC()
 	if ts.Before(minTime) || ts.After(maxTime) {
-		return nil, fmt.Errorf("timestamp %s is outside the years 1900 to 2299", ts.Format(time.RFC3339))
+		return fmt.Errorf("timestamp %s is outside the years 1900 to 2299", ts.Format(time.RFC3339))
 	}
 
 	props := e.Properties
-	r := &row{
-		ProductID:  e.ProductID,
-		SessionID:  e.SessionID,
-		EventID:    e.EventID,
-		EventType:  e.EventType,
-		Timestamp:  ts.Truncate(time.Millisecond).Format(rowTimeLayout),
-		UserID:     e.UserID,
-		Metadata:   encodeObject(e.Metadata),
-		Properties: encodeObject(props),
-		Truncated:  e.Truncated,
+	*r = row{
+		ProductID:   e.ProductID,
+		SessionID:   e.SessionID,
+		EventID:     e.EventID,
+		EventType:   e.EventType,
+		TimestampMS: ts.UnixMilli(),
+		UserID:      e.UserID,
+		metadata:    e.Metadata,
+		properties:  props,
+		Truncated:   e.Truncated,
 
 		ClassifiedTopic: e.Topic,
 	}
@@ -174,12 +287,13 @@ func toRow(e *event.Event) (*row, error) {
 		r.AmountUSD = finite(e.AmountUSD)
 		if r.AmountUSD == nil && r.Currency == "USD" {
 			// US dollars need no rate, even without the processor.
-			r.AmountUSD = &r.Amount
+			amount := r.Amount
+			r.AmountUSD = &amount
 		}
 	case event.TypeSessionEnd:
 		r.EndReason = event.String(props, "reason")
 	}
-	return r, nil
+	return nil
 }
 
 // callCost is the cost the processor filled in. Without it, a cost_usd
@@ -239,22 +353,6 @@ func count(props map[string]any, key string) int64 {
 		return 0
 	}
 	return int64(f)
-}
-
-// encodeObject writes a map as a JSON object; values JSON cannot hold (nan,
-// inf) become null rather than failing the event.
-func encodeObject(m map[string]any) string {
-	if len(m) == 0 {
-		return "{}"
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		b, err = json.Marshal(sanitize(m))
-		if err != nil {
-			return "{}"
-		}
-	}
-	return string(b)
 }
 
 func sanitize(v any) any {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -25,6 +26,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testDir = dir
+	// Tests refresh session summaries themselves (Store.Refresh), so that
+	// each answer is known to come from stored or unrefreshed summaries.
+	refreshInterval = time.Hour
 	// Keep the engine open for the whole run so that tests do not reopen it.
 	keeper, err := Open(context.Background(), testConfig("keeper"), zap.NewNop())
 	if err != nil {

@@ -33,15 +33,24 @@ type queryData struct {
 	Product      sqlText
 	NowMS        sqlText
 	TimeoutMS    sqlText
-	EventWhere   sqlText // more conditions on the events read, each starting with AND
+	EventWhere   sqlText // more conditions on the events summarized, each starting with AND
+	CopyWhere    sqlText // more conditions on the event_copies rows that find them
+	SessionWhere sqlText // more conditions on the stored summaries, each starting with AND
+	Live         bool    // summarize the sessions written since the last refresh from events
 	Where        sqlText // condition on the session rows
-	StageColumns sqlText // per-session columns the stage rules need
 	StageIndex   sqlText // index of the furthest stage reached, -1 for none
 	StageCounts  sqlText
 	SessionID    sqlText
-	SessionIDs   sqlText
 	Limit        sqlText
 	Offset       sqlText
+
+	// Paged is this query narrowed to one page of the session list.
+	Paged *queryData
+
+	// The refresh of stored summaries.
+	FromMS  sqlText
+	ToMS    sqlText
+	Version sqlText
 }
 
 func render(name string, data *queryData) (sqlText, error) {
@@ -70,18 +79,18 @@ func normalizeOptions(opts analytics.Options) analytics.Options {
 // baseData prepares the session query for a product and options.
 func (s *Store) baseData(productID string, opts analytics.Options) (*queryData, analytics.Options, error) {
 	opts = normalizeOptions(opts)
-	cols, index, err := stageSQL(opts.Stages)
+	index, err := stageSQL(opts.Stages)
 	if err != nil {
 		return nil, opts, err
 	}
 	return &queryData{
-		DB:           s.db,
-		Product:      quoteValue(productID),
-		NowMS:        quoteMillis(opts.Now),
-		TimeoutMS:    quoteInt(opts.SessionTimeout.Milliseconds()),
-		Where:        "1",
-		StageColumns: cols,
-		StageIndex:   index,
+		DB:         s.db,
+		Product:    quoteValue(productID),
+		NowMS:      quoteMillis(opts.Now),
+		TimeoutMS:  quoteInt(opts.SessionTimeout.Milliseconds()),
+		Where:      "1",
+		StageIndex: index,
+		Live:       !s.refreshed(),
 	}, opts, nil
 }
 
@@ -94,9 +103,11 @@ func (s *Store) filterData(f analytics.Filter, opts analytics.Options) (*queryDa
 	where := []sqlText{"1"}
 	if !f.From.IsZero() {
 		where = append(where, "started_ms >= "+quoteMillis(f.From))
+		d.SessionWhere += " AND started_ms >= " + quoteMillis(f.From)
 	}
 	if !f.To.IsZero() {
 		where = append(where, "started_ms < "+quoteMillis(f.To))
+		d.SessionWhere += " AND started_ms < " + quoteMillis(f.To)
 	}
 	if f.Topic != "" {
 		where = append(where, "session_topic = "+quoteValue(f.Topic))
@@ -106,24 +117,19 @@ func (s *Store) filterData(f analytics.Filter, opts analytics.Options) (*queryDa
 	}
 	if f.UserID != "" {
 		where = append(where, "session_user = "+quoteValue(f.UserID))
-		// Only sessions with an event of the user can match; reading just
-		// those is much cheaper than summarizing every session.
-		d.EventWhere = " AND session_id IN (SELECT session_id FROM " + s.db + ".events WHERE product_id = " +
-			d.Product + " AND user_id = " + quoteValue(f.UserID) + ")"
+		d.SessionWhere += " AND session_user = " + quoteValue(f.UserID)
 	}
 	d.Where = joinSQL(where, " AND ")
 	return d, opts, nil
 }
 
-// stageSQL turns the funnel stages into per-session columns and the
-// expression of the furthest stage reached. A stage with rule fields needs
-// all of them; one without uses the built-in rule of its name, or else an
-// outcome.<name> event.
-func stageSQL(stages []analytics.Stage) (cols, index sqlText, err error) {
+// stageSQL turns the funnel stages into the expression of the furthest
+// stage reached. A stage with rule fields needs all of them; one without
+// uses the built-in rule of its name, or else an outcome.<name> event.
+func stageSQL(stages []analytics.Stage) (index sqlText, err error) {
 	var errs []error
 	seen := map[string]bool{}
 	conds := make([]sqlText, len(stages))
-	var extra []sqlText
 	for i, st := range stages {
 		if st.Name == "" {
 			errs = append(errs, fmt.Errorf("funnel stage %d has no name", i+1))
@@ -140,9 +146,7 @@ func stageSQL(stages []analytics.Stage) (cols, index sqlText, err error) {
 			parts = append(parts, "has(outcomes, "+quoteValue(st.Outcome)+")")
 		}
 		if st.EventType != "" {
-			col := sqlText(fmt.Sprintf("stage_event_%d", i))
-			extra = append(extra, "countIf(event_type = "+quoteValue(st.EventType)+") > 0 AS "+col)
-			parts = append(parts, col)
+			parts = append(parts, "has(event_types, "+quoteValue(st.EventType)+")")
 		}
 		if st.MinConversationDepth > 0 {
 			parts = append(parts, "conversation_depth >= "+quoteInt(int64(st.MinConversationDepth)))
@@ -156,7 +160,7 @@ func stageSQL(stages []analytics.Stage) (cols, index sqlText, err error) {
 		conds[i] = "(" + joinSQL(parts, " AND ") + ")"
 	}
 	if err := errors.Join(errs...); err != nil {
-		return "", "", err
+		return "", err
 	}
 
 	var b strings.Builder
@@ -165,10 +169,7 @@ func stageSQL(stages []analytics.Stage) (cols, index sqlText, err error) {
 		fmt.Fprintf(&b, "%s, %d, ", conds[i], i)
 	}
 	b.WriteString("-1))")
-	for _, c := range extra {
-		cols += ",\n        " + c
-	}
-	return cols, sqlText(b.String()), nil
+	return sqlText(b.String()), nil
 }
 
 func builtinStage(name string) sqlText {
@@ -303,16 +304,20 @@ type summaryRow struct {
 	endedMS    *int64
 	ended      bool
 	stageIndex int64
+	metaKeys   []string
+	metaValues []string // raw JSON
 }
 
 func (r *summaryRow) dest() []any {
 	return []any{&r.s.SessionID, &r.s.UserID, &r.startedMS, &r.lastMS, &r.s.DurationMS, &r.endedMS, &r.ended,
 		&r.s.ConversationDepth, &r.s.LLMCalls, &r.s.ToolCalls, &r.s.UnpricedLLMCalls, &r.s.TotalCostUSD,
 		&r.s.RevenueUSD, &r.s.MarginUSD, &r.s.CacheSavingsUSD, &r.s.Outcomes, &r.s.Converted, &r.stageIndex,
-		&r.s.Topic}
+		&r.s.Topic, &r.metaKeys, &r.metaValues}
 }
 
-func (r *summaryRow) summary(productID string, stages []analytics.Stage) analytics.SessionSummary {
+// summary completes the scanned row; metadata values are the raw JSON of
+// the latest value of each key.
+func (r *summaryRow) summary(productID string, stages []analytics.Stage) (analytics.SessionSummary, error) {
 	s := r.s
 	s.ProductID = productID
 	s.StartedAt = millisTime(r.startedMS)
@@ -331,8 +336,18 @@ func (r *summaryRow) summary(productID string, stages []analytics.Stage) analyti
 	if s.Outcomes == nil {
 		s.Outcomes = []string{}
 	}
-	s.Metadata = map[string]any{}
-	return s
+	s.Metadata = make(map[string]any, len(r.metaKeys))
+	for i, k := range r.metaKeys {
+		if i >= len(r.metaValues) {
+			break
+		}
+		v, err := decodeJSON(r.metaValues[i])
+		if err != nil {
+			return s, fmt.Errorf("metadata %q of session %q: %w", k, s.SessionID, err)
+		}
+		s.Metadata[k] = v
+	}
+	return s, nil
 }
 
 func millisTime(ms int64) analytics.Time {
@@ -358,6 +373,14 @@ func (s *Store) Sessions(
 	}
 	d.Limit = quoteInt(int64(limit))
 	d.Offset = quoteInt(int64(offset))
+	page, err := render("session_page.sql", d)
+	if err != nil {
+		return nil, 0, err
+	}
+	paged := *d
+	paged.SessionWhere += " AND session_id IN (" + page + ")"
+	paged.EventWhere += " AND session_id IN (" + page + ")"
+	d.Paged = &paged
 	sql, err := render("session_list.sql", d)
 	if err != nil {
 		return nil, 0, err
@@ -370,7 +393,11 @@ func (s *Store) Sessions(
 		if err := r.Scan(append(sr.dest(), &total)...); err != nil {
 			return err
 		}
-		out = append(out, sr.summary(f.ProductID, opts.Stages))
+		sum, err := sr.summary(f.ProductID, opts.Stages)
+		if err != nil {
+			return err
+		}
+		out = append(out, sum)
 		return nil
 	})
 	if err != nil {
@@ -382,9 +409,6 @@ func (s *Store) Sessions(
 		if total, err = s.countSessions(ctx, d); err != nil {
 			return nil, 0, err
 		}
-	}
-	if err := s.fillMetadata(ctx, f.ProductID, out); err != nil {
-		return nil, 0, err
 	}
 	return out, total, nil
 }
@@ -401,67 +425,6 @@ func (s *Store) countSessions(ctx context.Context, d *queryData) (int64, error) 
 	return total, nil
 }
 
-// maxIDListBytes bounds the IN list of one metadata query, well under the
-// default max_query_size (256 KiB) that limits the parsed part of a query.
-const maxIDListBytes = 64 << 10
-
-// fillMetadata sets each summary's merged metadata: per key, the value of
-// the latest event that has it.
-func (s *Store) fillMetadata(ctx context.Context, productID string, sums []analytics.SessionSummary) error {
-	index := make(map[string]int, len(sums))
-	var ids []sqlText
-	size := 0
-	for i := range sums {
-		index[sums[i].SessionID] = i
-		id := quoteString(sums[i].SessionID)
-		if len(ids) > 0 && size+len(id) > maxIDListBytes {
-			if err := s.mergeMetadata(ctx, productID, ids, sums, index); err != nil {
-				return err
-			}
-			ids, size = nil, 0
-		}
-		ids = append(ids, id)
-		size += len(id) + 2
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return s.mergeMetadata(ctx, productID, ids, sums, index)
-}
-
-func (s *Store) mergeMetadata(
-	ctx context.Context,
-	productID string,
-	ids []sqlText,
-	sums []analytics.SessionSummary,
-	index map[string]int,
-) error {
-	sql, err := render("session_metadata.sql", &queryData{
-		DB: s.db, Product: quoteValue(productID), SessionIDs: joinSQL(ids, ", "),
-	})
-	if err != nil {
-		return err
-	}
-	err = s.query(ctx, sql, func(r resultRows) error {
-		var id, key, raw string
-		if err := r.Scan(&id, &key, &raw); err != nil {
-			return err
-		}
-		v, err := decodeJSON(raw)
-		if err != nil {
-			return fmt.Errorf("metadata %q of session %q: %w", key, id, err)
-		}
-		if i, ok := index[id]; ok {
-			sums[i].Metadata[key] = v
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("failed to merge session metadata: %w", err)
-	}
-	return nil
-}
-
 // Session implements analytics.Querier.
 func (s *Store) Session(
 	ctx context.Context,
@@ -475,6 +438,8 @@ func (s *Store) Session(
 	}
 	d.SessionID = quoteValue(sessionID)
 	d.EventWhere = " AND session_id = " + d.SessionID
+	d.CopyWhere = " AND session_id = " + d.SessionID
+	d.SessionWhere = " AND session_id = " + d.SessionID
 	sql, err := render("session_detail.sql", d)
 	if err != nil {
 		return none, nil, false, err
@@ -485,7 +450,11 @@ func (s *Store) Session(
 		if err := r.Scan(sr.dest()...); err != nil {
 			return err
 		}
-		sums = append(sums, sr.summary(productID, opts.Stages))
+		sum, err := sr.summary(productID, opts.Stages)
+		if err != nil {
+			return err
+		}
+		sums = append(sums, sum)
 		return nil
 	})
 	if err != nil {
@@ -493,9 +462,6 @@ func (s *Store) Session(
 	}
 	if len(sums) == 0 {
 		return none, nil, false, nil
-	}
-	if err := s.fillMetadata(ctx, productID, sums); err != nil {
-		return none, nil, false, err
 	}
 	events, err := s.sessionEvents(ctx, d)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,15 @@ type sharedEngine struct {
 	key  string
 	eng  engine
 	refs int // guarded by the registry lock
+	// path is the embedded engine's data directory; empty for a server.
+	path string
+	// files are the embedded engine's Native block files.
+	files *blockFiles
+	// inflight are the inserts running on the engine.
+	inflight inflight
+	// refreshers keep each database's session summaries up to date;
+	// guarded by the registry lock.
+	refreshers map[string]*refresher
 
 	// mu is held for reading by every statement and for writing while the
 	// engine closes, so no statement runs on a closed engine.
@@ -78,7 +88,9 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Store, error) {
 		zap.String("database", cfg.Database),
 		zap.Int("migrations_applied", applied),
 		zap.Duration("duration", time.Since(start)))
-	return &Store{shared: shared, db: quoteIdent(cfg.Database), dbName: cfg.Database, logger: logger}, nil
+	db := quoteIdent(cfg.Database)
+	startRefresher(shared, db, cfg.Database, logger)
+	return &Store{shared: shared, db: db, dbName: cfg.Database, logger: logger}, nil
 }
 
 // acquire returns the shared engine for cfg, opening it when needed. The
@@ -118,8 +130,12 @@ func acquire(ctx context.Context, cfg Config, logger *zap.Logger) (*sharedEngine
 	if err != nil {
 		return nil, err
 	}
+	// Blocks left by inserts that a crash interrupted; their events are
+	// still in the exporter's queue.
+	_ = os.RemoveAll(filepath.Join(path, insertDirName))
 	logger.Info("embedded engine opened", zap.String("path", path))
-	sh := &sharedEngine{key: path, eng: eng, refs: 1}
+	sh := &sharedEngine{key: path, eng: eng, refs: 1, path: path,
+		files: &blockFiles{dir: filepath.Join(path, insertDirName)}}
 	registry.embedded = sh
 	return sh, nil
 }
@@ -144,6 +160,9 @@ func release(sh *sharedEngine) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.isClosed = true
+	if sh.files != nil {
+		_ = os.RemoveAll(sh.files.dir)
+	}
 	return sh.eng.close()
 }
 
@@ -155,6 +174,7 @@ func (s *Store) Close() error {
 	}
 	registry.Lock()
 	defer registry.Unlock()
+	stopRefresher(s.shared, s.dbName)
 	return release(s.shared)
 }
 
@@ -165,11 +185,13 @@ var errClosed = errors.New("store is closed")
 
 // exec runs one statement.
 func (s *Store) exec(ctx context.Context, sql sqlText) error {
+	logStatement(ctx, sql)
 	return s.with(func(eng engine) error { return eng.exec(ctx, sql) })
 }
 
 // query runs one query and hands each row to scan.
 func (s *Store) query(ctx context.Context, sql sqlText, scan func(resultRows) error) error {
+	logStatement(ctx, sql)
 	return s.with(func(eng engine) error {
 		rows, err := eng.query(ctx, sql)
 		if err != nil {

@@ -77,24 +77,37 @@ var (
 // returned; each invalid one is described in the rejections. product is the
 // key's product: an event naming another one refuses the whole request.
 func decodeBatch(body []byte, product string, now time.Time, l limits) ([]event.Event, []rejection, error) {
-	var envelope struct {
-		Events *[]json.RawMessage `json:"events"`
+	values, ok := parseBatch(body)
+	if !ok {
+		// Anything but the usual shape, invalid JSON included, goes
+		// through encoding/json for its exact error messages.
+		var envelope struct {
+			Events *[]json.RawMessage `json:"events"`
+		}
+		if err := json.Unmarshal(body, &envelope); err != nil {
+			return nil, nil, &requestError{400, "invalid_request", "body is not valid JSON of the form {\"events\": [...]}: " + jsonErr(err)}
+		}
+		if envelope.Events == nil {
+			return nil, nil, &requestError{400, "invalid_request", "body must be an object with an \"events\" array"}
+		}
+		raws := *envelope.Events
+		if len(raws) > l.maxEvents {
+			return nil, nil, &requestError{413, "payload_too_large", fmt.Sprintf("%d events in one request; the limit is %d", len(raws), l.maxEvents)}
+		}
+		values = make([]any, len(raws))
+		for i, raw := range raws {
+			values[i] = decodeObject(raw)
+		}
 	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
-		return nil, nil, &requestError{400, "invalid_request", "body is not valid JSON of the form {\"events\": [...]}: " + jsonErr(err)}
-	}
-	if envelope.Events == nil {
-		return nil, nil, &requestError{400, "invalid_request", "body must be an object with an \"events\" array"}
-	}
-	raws := *envelope.Events
-	if len(raws) > l.maxEvents {
-		return nil, nil, &requestError{413, "payload_too_large", fmt.Sprintf("%d events in one request; the limit is %d", len(raws), l.maxEvents)}
+	if len(values) > l.maxEvents {
+		return nil, nil, &requestError{413, "payload_too_large", fmt.Sprintf("%d events in one request; the limit is %d", len(values), l.maxEvents)}
 	}
 
-	events := make([]event.Event, 0, len(raws))
+	events := make([]event.Event, 0, len(values))
 	var rejected []rejection
-	for i, raw := range raws {
-		e, err := decodeEvent(raw, product, now, l)
+	for i, v := range values {
+		m, _ := v.(map[string]any)
+		e, err := decodeEvent(m, product, now, l)
 		var reqErr *requestError
 		if errors.As(err, &reqErr) {
 			return nil, nil, fmt.Errorf("event %d: %w", i, err)
@@ -108,12 +121,22 @@ func decodeBatch(body []byte, product string, now time.Time, l limits) ([]event.
 	return events, rejected, nil
 }
 
-func decodeEvent(raw json.RawMessage, product string, now time.Time, l limits) (event.Event, error) {
-	var e event.Event
+// decodeObject decodes one event of the slow path; nil when it is not a
+// JSON object.
+func decodeObject(raw json.RawMessage) map[string]any {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	return m
+}
+
+// decodeEvent checks one event; m is nil when the event is not an object.
+func decodeEvent(m map[string]any, product string, now time.Time, l limits) (event.Event, error) {
+	var e event.Event
+	if m == nil {
 		return e, errors.New("event must be a JSON object")
 	}
 

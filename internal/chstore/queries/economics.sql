@@ -1,5 +1,7 @@
 {{/* economics: revenue and cost over the sessions, with the original payment amounts per currency. */}}
-WITH sumMap(arrayMap(p -> p.1, payments), arrayMap(p -> p.2, payments)) AS by_currency
+{{/* sumMap drops keys whose sum is 0; seen keeps every currency paid in. */}}
+WITH sumMap(payment_currencies, payment_amounts) AS by_currency,
+    sumMap(payment_currencies, arrayMap(c -> toUInt64(1), payment_currencies)) AS seen
 SELECT
     toInt64(count()) AS sessions,
     toInt64(countIf(converted)) AS converted_sessions,
@@ -15,6 +17,6 @@ SELECT
     if(converted_sessions = 0, NULL, cost / converted_sessions) AS cost_per_conversion,
     sum(cache_savings_usd) AS cache_savings,
     toInt64(sum(unpriced_llm_calls)) AS unpriced,
-    by_currency.1 AS currencies,
-    by_currency.2 AS currency_amounts
+    seen.1 AS currencies,
+    arrayMap(c -> if(has(by_currency.1, c), by_currency.2[indexOf(by_currency.1, c)], 0), seen.1) AS currency_amounts
 FROM ({{template "sessions" .}})

@@ -12,5 +12,9 @@ SELECT
     cost_usd,
     toString(cost_status)
 FROM {{.DB}}.events FINAL
-WHERE product_id = {{.Product}} AND session_id = {{.SessionID}}
+WHERE product_id = {{.Product}}
+    AND event_id IN (
+        SELECT event_id FROM {{.DB}}.event_copies
+        WHERE product_id = {{.Product}} AND session_id = {{.SessionID}})
+    AND session_id = {{.SessionID}}
 ORDER BY timestamp, event_id

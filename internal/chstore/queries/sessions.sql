@@ -1,7 +1,12 @@
 {{/*
 sessions: one row per session of the product, with the summary fields of
-the contract, filtered by .Where. Every read of events uses FINAL, so an
-event_id stored twice counts once. Times are Unix milliseconds.
+the contract, filtered by .Where. Sessions with no event written since the
+last refresh come from the sessions table; with .Live, the others
+("dirty": a copy of one of their events, past or present, was written
+since) are summarized here from events, whose rows of a session are found
+by their ids in event_copies. Every read of events uses FINAL, so an
+event_id stored twice counts once, in the session of its last copy. Times
+are Unix milliseconds.
 */}}
 {{define "sessions"}}
 SELECT
@@ -27,37 +32,85 @@ SELECT
     converted,
     if(explicit_topic != '', explicit_topic, if(classified != '', classified, 'unclassified')) AS session_topic,
     {{.StageIndex}} AS stage_index,
-    payments
+    payment_currencies,
+    payment_amounts,
+    metadata_keys,
+    metadata_values
 FROM
 (
-    SELECT
-        session_id,
-        argMin(user_id, (timestamp, event_id)) AS session_user,
-        toUnixTimestamp64Milli(min(timestamp)) AS started_ms,
-        toUnixTimestamp64Milli(max(timestamp)) AS last_ms,
-        countIf(event_type = 'session.end') > 0 AS has_end,
-        toUnixTimestamp64Milli(maxIf(timestamp, event_type = 'session.end')) AS end_ms,
-        toInt64(countIf(event_type = 'message.user')) AS conversation_depth,
-        toInt64(countIf(event_type = 'action.llm_call')) AS llm_calls,
-        toInt64(countIf(event_type = 'action.tool_call')) AS tool_calls,
-        toInt64(countIf(event_type = 'action.llm_call' AND cost_status = 'unpriced')) AS unpriced_llm_calls,
-        sumIf(ifNull(cost_usd, 0), event_type = 'action.llm_call') AS llm_cost_usd,
-        sumIf(ifNull(cost_usd, 0), event_type = 'action.tool_call') AS tool_cost_usd,
-        sumIf(ifNull(amount_usd, 0), event_type = 'outcome.payment') AS revenue_usd,
-        sumIf(saved_cost_usd, event_type = 'action.cache_hit') AS cache_savings_usd,
-        CAST(arraySort(groupUniqArrayIf(outcome, outcome != '')) AS Array(String)) AS outcomes,
-        toBool(countIf(event_type = 'outcome.payment' AND amount > 0) > 0
-            OR countIf(event_type = 'session.end' AND end_reason = 'converted') > 0) AS converted,
-        argMaxIf(metadata_topic, (timestamp, event_id), metadata_topic != '') AS explicit_topic,
-        toString(argMaxIf(classified_topic, (timestamp, event_id), classified_topic != '')) AS classified,
-        groupArrayIf((toString(currency), amount), event_type = 'outcome.payment') AS payments
-        {{- .StageColumns}}
-    FROM {{.DB}}.events FINAL
-    WHERE product_id = {{.Product}}{{.EventWhere}}
-    GROUP BY session_id
+    SELECT {{template "session_columns"}}
+    FROM {{.DB}}.sessions FINAL
+    WHERE product_id = {{.Product}}{{.SessionWhere}}
+{{- if .Live}}
+        AND session_id NOT IN ({{template "dirty" .}})
+    UNION ALL
+    SELECT {{template "session_columns"}}
+    FROM
+    (
+        SELECT
+            session_id,
+            {{- template "summarize"}}
+        FROM {{.DB}}.events FINAL
+        WHERE product_id = {{.Product}}
+            AND event_id IN (
+                SELECT event_id FROM {{.DB}}.event_copies
+                WHERE product_id = {{.Product}}{{.CopyWhere}} AND session_id IN ({{template "dirty" .}}))
+            AND session_id IN ({{template "dirty" .}}){{.EventWhere}}
+        GROUP BY session_id
+    )
+{{- end}}
 )
 WHERE {{.Where}}
 {{end}}
+
+{{/* dirty: the sessions of every copy of every event written since the watermark. */}}
+{{define "dirty"}}
+        SELECT session_id FROM {{.DB}}.event_copies
+        WHERE product_id = {{.Product}} AND event_id IN (
+            SELECT event_id FROM {{.DB}}.event_copies
+            WHERE product_id = {{.Product}}
+                AND ingested_at >= (SELECT fromUnixTimestamp64Milli(max(watermark_ms), 'UTC') FROM {{.DB}}.session_refresh))
+{{- end}}
+
+{{/* session_columns: what the sessions table stores, in its order. */}}
+{{define "session_columns"}}
+        session_id, session_user, started_ms, last_ms, has_end, end_ms, conversation_depth, llm_calls,
+        tool_calls, unpriced_llm_calls, llm_cost_usd, tool_cost_usd, revenue_usd, cache_savings_usd,
+        outcomes, converted, explicit_topic, classified, payment_currencies, payment_amounts,
+        event_types, metadata_keys, metadata_values
+{{- end}}
+
+{{/* summarize: the stored summary of a session from its events (grouped by session). */}}
+{{define "summarize"}}
+            argMin(user_id, (timestamp, event_id)) AS session_user,
+            toUnixTimestamp64Milli(min(timestamp)) AS started_ms,
+            toUnixTimestamp64Milli(max(timestamp)) AS last_ms,
+            toBool(countIf(event_type = 'session.end') > 0) AS has_end,
+            toUnixTimestamp64Milli(maxIf(timestamp, event_type = 'session.end')) AS end_ms,
+            toInt64(countIf(event_type = 'message.user')) AS conversation_depth,
+            toInt64(countIf(event_type = 'action.llm_call')) AS llm_calls,
+            toInt64(countIf(event_type = 'action.tool_call')) AS tool_calls,
+            toInt64(countIf(event_type = 'action.llm_call' AND cost_status = 'unpriced')) AS unpriced_llm_calls,
+            sumIf(ifNull(cost_usd, 0), event_type = 'action.llm_call') AS llm_cost_usd,
+            sumIf(ifNull(cost_usd, 0), event_type = 'action.tool_call') AS tool_cost_usd,
+            sumIf(ifNull(amount_usd, 0), event_type = 'outcome.payment') AS revenue_usd,
+            sumIf(saved_cost_usd, event_type = 'action.cache_hit') AS cache_savings_usd,
+            CAST(arraySort(groupUniqArrayIf(outcome, outcome != '')) AS Array(String)) AS outcomes,
+            toBool(countIf(event_type = 'outcome.payment' AND amount > 0) > 0
+                OR countIf(event_type = 'session.end' AND end_reason = 'converted') > 0) AS converted,
+            argMaxIf(metadata_topic, (timestamp, event_id), metadata_topic != '') AS explicit_topic,
+            toString(argMaxIf(classified_topic, (timestamp, event_id), classified_topic != '')) AS classified,
+            CAST(groupArrayIf(currency, event_type = 'outcome.payment') AS Array(String)) AS payment_currencies,
+            groupArrayIf(amount, event_type = 'outcome.payment') AS payment_amounts,
+            CAST(arraySort(groupUniqArray(event_type)) AS Array(String)) AS event_types,
+            arrayFold((acc, m) -> mapUpdate(acc, m.3),
+                arraySort(m -> (m.1, m.2), groupArrayIf(
+                    (timestamp, event_id, CAST(JSONExtractKeysAndValuesRaw(metadata), 'Map(String, String)')),
+                    metadata != '{}')),
+                CAST(map(), 'Map(String, String)')) AS merged_metadata,
+            mapKeys(merged_metadata) AS metadata_keys,
+            mapValues(merged_metadata) AS metadata_values
+{{- end}}
 
 {{/* summary: the columns scanned into a session summary, in scan order. */}}
 {{define "summary"}}
@@ -79,5 +132,7 @@ WHERE {{.Where}}
     outcomes,
     converted,
     stage_index,
-    session_topic
+    session_topic,
+    metadata_keys,
+    metadata_values
 {{- end}}

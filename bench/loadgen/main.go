@@ -1,0 +1,118 @@
+// Command loadgen is the AgentPulse benchmark: a seeded generator of agent
+// sessions, a load generator for POST /v1/events and the query endpoints,
+// and the driver that runs the whole suite against the real collector
+// binary and writes BENCHMARKS.md. See bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/agentpulse/agentpulse/bench/internal/workload"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runSuite(ctx, os.Args[2:])
+	case "ingest":
+		err = ingestCmd(ctx, os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  loadgen run [flags]      the whole suite; writes BENCHMARKS.md
+  loadgen ingest [flags]   one max-rate ingest run against a fresh collector`)
+	os.Exit(2)
+}
+
+// ingestCmd starts a collector on a fresh directory and sends events at
+// the maximum rate, for profiling and quick comparisons.
+func ingestCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+	bin := fs.String("bin", "bin/agentpulse", "collector binary")
+	config := fs.String("config", "bench/collector.yaml", "collector configuration")
+	events := fs.Int("events", 200000, "events per run")
+	batch := fs.Int("batch", 100, "events per request")
+	conns := fs.Int("conns", 16, "concurrent requests")
+	runs := fs.Int("runs", 3, "runs after one warm-up")
+	work := fs.String("dir", "", "work directory (default: a temporary one, removed)")
+	perfOut := fs.String("perf", "", "record the collector with perf into this file during the timed runs")
+	_ = fs.Parse(args)
+
+	dir, cleanup, err := workDir(*work)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	col, err := startCollector(ctx, abs(*bin), abs(*config), filepath.Join(dir, "collector"))
+	if err != nil {
+		return err
+	}
+	defer col.stop()
+	stream := workload.NewStream(workload.DefaultConfig(benchProduct, *events*(*runs+1), time.Now(), 1))
+	var perf *exec.Cmd
+	for r := 0; r <= *runs; r++ {
+		b := prepare(stream, *events, *batch)
+		if r == 1 && *perfOut != "" {
+			perf = exec.Command("perf", "record", "-F", "499", "-g", "-o", *perfOut, "-p", strconv.Itoa(col.cmd.Process.Pid))
+			perf.Stdout, perf.Stderr = os.Stderr, os.Stderr
+			if err := perf.Start(); err != nil {
+				return err
+			}
+		}
+		run, err := maxRate(ctx, col, b, *batch, *conns)
+		if err != nil {
+			return err
+		}
+		ls := durations(run.Latencies)
+		out, _ := json.Marshal(run)
+		fmt.Printf("run %d: %s p50=%.1fms p99=%.1fms rss=%dMiB\n", r, out, ls.percentile(50), ls.percentile(99), col.resetRSS()>>20)
+	}
+	if perf != nil {
+		_ = perf.Process.Signal(os.Interrupt)
+		_ = perf.Wait()
+	}
+	return nil
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func workDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	d, err := os.MkdirTemp("", "agentpulse-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { _ = os.RemoveAll(d) }, nil
+}

@@ -1,0 +1,211 @@
+package chstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentpulse/agentpulse/internal/analytics"
+	"github.com/agentpulse/agentpulse/internal/event"
+)
+
+// assertMatchesReference compares every answer for product with the Go
+// reference computed from the deduplicated events.
+func assertMatchesReference(t *testing.T, s *Store, stored []event.Event, product string) {
+	t.Helper()
+	opts := analytics.Options{Now: day0.Add(72 * time.Hour), SessionTimeout: 30 * time.Minute}
+	custom := opts
+	custom.Stages = []analytics.Stage{
+		{Name: "reached"},
+		{Name: "talked", MinConversationDepth: 3},
+		{Name: "used_tool", EventType: event.TypeToolCall},
+		{Name: "paid", Converted: true, Outcome: "payment"},
+	}
+	filters := []analytics.Filter{
+		{ProductID: product},
+		{ProductID: product, From: day0.Add(12 * time.Hour), To: day0.Add(40 * time.Hour)},
+		{ProductID: product, Topic: "billing"},
+		{ProductID: product, Outcome: "artifact"},
+		{ProductID: product, UserID: "user-3"},
+	}
+	ref := map[string]map[string]*refSession{}
+	for _, o := range []analytics.Options{opts, custom} {
+		all := refSessions(stored, product, o)
+		ref[fmt.Sprint(len(o.Stages))] = all
+		stages := normalizeOptions(o).Stages
+		for _, f := range filters {
+			sel := refSelect(all, f)
+			funnel, err := s.Funnel(t.Context(), f, o)
+			require.NoError(t, err)
+			assertFunnel(t, refFunnel(sel, stages), funnel)
+
+			econ, err := s.Economics(t.Context(), f, o)
+			require.NoError(t, err)
+			assertEconomics(t, refEconomics(sel), econ)
+
+			topics, err := s.Topics(t.Context(), f, o, 3)
+			require.NoError(t, err)
+			assertTopics(t, refTopics(sel, 3), topics)
+
+			list, total, err := s.Sessions(t.Context(), f, o, 1000, 0)
+			require.NoError(t, err)
+			assert.Equal(t, int64(len(sel)), total)
+			require.Len(t, list, len(sel))
+			for i := range sel {
+				assertSummary(t, sel[i].summary, list[i])
+			}
+		}
+	}
+	for id, r := range ref["0"] {
+		sum, evs, found, err := s.Session(t.Context(), product, id, opts)
+		require.NoError(t, err)
+		require.True(t, found, id)
+		assertSummary(t, r.summary, sum)
+		require.Len(t, evs, len(r.eventList), id)
+	}
+}
+
+// TestRefreshedSummariesMatchReference checks the answers when they come
+// from stored summaries, from events written since the last refresh, and
+// from both, with events resent in between.
+func TestRefreshedSummariesMatchReference(t *testing.T) {
+	s := newTestStore(t)
+	events := randomEvents(11, 80, day0)
+	half := len(events) / 2
+	require.NoError(t, s.Insert(t.Context(), events[:half]))
+	require.NoError(t, s.Refresh(t.Context()))
+	t.Run("stored", func(t *testing.T) {
+		assertMatchesReference(t, s, refDedup(events[:half]), "alpha")
+	})
+
+	// Then the rest, with a slice of the first half again: some sessions
+	// are stored and touched again, others are new.
+	require.NoError(t, s.Insert(t.Context(), events[half:]))
+	require.NoError(t, s.Insert(t.Context(), events[half/3:half/2]))
+	all := refDedup(events[:half], events[half:], events[half/3:half/2])
+	t.Run("stored and unrefreshed", func(t *testing.T) {
+		assertMatchesReference(t, s, all, "alpha")
+		assertMatchesReference(t, s, all, "beta")
+	})
+
+	require.NoError(t, s.Refresh(t.Context()))
+	t.Run("refreshed again", func(t *testing.T) {
+		assertMatchesReference(t, s, all, "alpha")
+	})
+
+	var stored int64
+	require.NoError(t, s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".sessions FINAL WHERE product_id = 'alpha'",
+		func(r resultRows) error { return r.Scan(&stored) }))
+	assert.Equal(t, int64(len(refSessions(all, "alpha", analytics.Options{}))), stored,
+		"every session of the product is stored after a refresh")
+}
+
+// TestRefreshAfterEventsMoved covers an event written again with another
+// session after its first session was summarized, also when a merge has
+// already dropped the first copy from events: the session it left is
+// summarized again without it, and a session left empty disappears.
+func TestRefreshAfterEventsMoved(t *testing.T) {
+	for _, merge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merged=%t", merge), func(t *testing.T) {
+			s := newTestStore(t)
+			keep := event.Event{EventID: "e0", SessionID: "old", EventType: event.TypeMessageAgent,
+				Timestamp: day0.Add(-time.Second), UserID: "u", ProductID: "p"}
+			moved := event.Event{EventID: "e1", SessionID: "old", EventType: event.TypeMessageUser,
+				Timestamp: day0, UserID: "u", ProductID: "p"}
+			alone := event.Event{EventID: "e2", SessionID: "lonely", EventType: event.TypeMessageUser,
+				Timestamp: day0, UserID: "u", ProductID: "p"}
+			require.NoError(t, s.Insert(t.Context(), []event.Event{keep, moved, alone}))
+			require.NoError(t, s.Refresh(t.Context()))
+
+			moved.SessionID = "new"
+			alone.SessionID = "new"
+			require.NoError(t, s.Insert(t.Context(), []event.Event{moved, alone}))
+			if merge {
+				require.NoError(t, s.exec(t.Context(), "OPTIMIZE TABLE "+s.db+".events FINAL"))
+				var rows int64
+				require.NoError(t, s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".events",
+					func(r resultRows) error { return r.Scan(&rows) }))
+				require.Equal(t, int64(3), rows, "the merge kept one copy of each event")
+			}
+
+			check := func(t *testing.T) {
+				f := analytics.Filter{ProductID: "p"}
+				list, total, err := s.Sessions(t.Context(), f, analytics.Options{}, 10, 0)
+				require.NoError(t, err)
+				require.Equal(t, int64(2), total, "old and new; lonely lost its only event")
+				depth := map[string]int64{}
+				for _, sum := range list {
+					depth[sum.SessionID] = sum.ConversationDepth
+				}
+				assert.Equal(t, map[string]int64{"old": 0, "new": 2}, depth)
+
+				funnel, err := s.Funnel(t.Context(), f, analytics.Options{})
+				require.NoError(t, err)
+				assert.Equal(t, int64(2), funnel[0].Sessions)
+				assert.Equal(t, int64(1), funnel[1].Sessions, "only new is engaged")
+
+				_, _, found, err := s.Session(t.Context(), "p", "lonely", analytics.Options{})
+				require.NoError(t, err)
+				assert.False(t, found)
+			}
+			t.Run("before refresh", check)
+			require.NoError(t, s.Refresh(t.Context()))
+			t.Run("after refresh", check)
+		})
+	}
+}
+
+// TestInsertStampsAreNotBelowTheWatermark checks that an insert never
+// stamps its rows below a watermark already handed out, even when the
+// clock is behind it, so that no event escapes both the stored summaries
+// and the summaries computed when querying.
+func TestInsertStampsAreNotBelowTheWatermark(t *testing.T) {
+	var f inflight
+	future := time.Now().Add(time.Hour).UnixMilli()
+	f.floor = future
+	id, start := f.begin()
+	assert.Equal(t, future, start)
+	w, _, idle := f.horizon(0)
+	assert.Equal(t, future, w, "the watermark stays at the insert in flight")
+	assert.False(t, idle)
+	f.end(id)
+
+	id1, start1 := f.begin()
+	id2, _ := f.begin()
+	f.end(id2)
+	w, written, idle := f.horizon(0)
+	assert.Equal(t, start1, w, "an insert in flight holds the watermark back")
+	assert.Equal(t, uint64(2), written)
+	assert.False(t, idle)
+	f.end(id1)
+
+	w, written, idle = f.horizon(0)
+	assert.True(t, idle)
+	assert.Equal(t, uint64(3), written)
+	id3, start3 := f.begin()
+	assert.GreaterOrEqual(t, start3, w, "an insert after the horizon is stamped at or after it")
+	f.end(id3)
+}
+
+// TestRefresherRunsAfterWrites checks that summaries are stored without
+// calling Refresh once events are written.
+func TestRefresherRunsAfterWrites(t *testing.T) {
+	saved := refreshInterval
+	refreshInterval = 20 * time.Millisecond
+	s := newTestStore(t)
+	refreshInterval = saved
+
+	events := randomEvents(5, 10, day0)
+	require.NoError(t, s.Insert(t.Context(), events))
+	want := int64(len(refSessions(refDedup(events), "alpha", analytics.Options{})))
+	require.Eventually(t, func() bool {
+		var stored int64
+		err := s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".sessions FINAL WHERE product_id = 'alpha'",
+			func(r resultRows) error { return r.Scan(&stored) })
+		return err == nil && stored == want
+	}, 10*time.Second, 20*time.Millisecond)
+	assertMatchesReference(t, s, refDedup(events), "alpha")
+}
