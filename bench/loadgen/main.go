@@ -32,6 +32,8 @@ func main() {
 		err = runSuite(ctx, os.Args[2:])
 	case "ingest":
 		err = ingestCmd(ctx, os.Args[2:])
+	case "report":
+		err = reportCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -44,7 +46,8 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   loadgen run [flags]      the whole suite; writes BENCHMARKS.md
-  loadgen ingest [flags]   one max-rate ingest run against a fresh collector`)
+  loadgen ingest [flags]   one max-rate ingest run against a fresh collector
+  loadgen report [flags]   write the report again from the JSON of a run`)
 	os.Exit(2)
 }
 
@@ -60,6 +63,7 @@ func ingestCmd(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "runs after one warm-up")
 	work := fs.String("dir", "", "work directory (default: a temporary one, removed)")
 	perfOut := fs.String("perf", "", "record the collector with perf into this file during the timed runs")
+	logOut := fs.String("log", "", "write the collector's output (its first MiB) to this file at the end")
 	_ = fs.Parse(args)
 
 	dir, cleanup, err := workDir(*work)
@@ -71,7 +75,12 @@ func ingestCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer col.stop()
+	defer func() {
+		_ = col.stop()
+		if *logOut != "" {
+			_ = os.WriteFile(*logOut, []byte(col.output()), 0o644)
+		}
+	}()
 	stream := workload.NewStream(workload.DefaultConfig(benchProduct, *events*(*runs+1), time.Now(), 1))
 	var perf *exec.Cmd
 	for r := 0; r <= *runs; r++ {
@@ -115,4 +124,25 @@ func workDir(dir string) (string, func(), error) {
 		return "", nil, err
 	}
 	return d, func() { _ = os.RemoveAll(d) }, nil
+}
+
+// reportCmd renders the report from the figures a full run saved.
+func reportCmd(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	in := fs.String("json", "bin/BENCHMARKS.json", "figures of a run (loadgen run -json)")
+	out := fs.String("out", "BENCHMARKS.md", "report to write")
+	_ = fs.Parse(args)
+	b, err := os.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("failed to read %s: %w", *in, err)
+	}
+	cfg := defaultSuite()
+	if r.Smoke {
+		cfg = smokeSuite()
+	}
+	return os.WriteFile(*out, []byte(renderReport(&r, cfg)), 0o644)
 }

@@ -125,7 +125,7 @@ func renderReport(r *results, cfg suiteConfig) string {
 		rate(p100), ratio(p100, raw100), rate(raw100), verdict(p100 >= 0.5*raw100))
 	w("| persisted ingest ≥ 50,000 events/s at batch 100 | %s events/s | %s |\n", rate(p100), verdict(p100 >= 50000))
 	lost := r.Sent - r.Stored.Events
-	w("| no event lost, overload answered 429/503 with Retry-After | %d accepted, %d stored, %d lost; %d answers retried at 1.5 × the maximum rate | %s |\n",
+	w("| no event lost, overload answered 429/503 with Retry-After | %d accepted, %d stored, %d lost; %d answers retried at 2 × the maximum rate | %s |\n",
 		r.Sent, r.Stored.Events, lost, r.Overload.Retries, verdict(lost == 0))
 	if len(r.Datasets) > 0 {
 		top := r.Datasets[len(r.Datasets)-1]
@@ -166,7 +166,7 @@ func renderReport(r *results, cfg suiteConfig) string {
 		w("| %s of max (%s/s) | %s | %s | %s | %d |\n", label, rate(l.Offered), rate(l.Achieved), msf(l.P50MS), msf(l.P99MS), l.Retries)
 	}
 	o := r.Overload
-	w("| 150 %% of max (%s/s) | %s | %s | %s | %d |\n\n", rate(o.Offered), rate(o.Achieved), msf(o.P50MS), msf(o.P99MS), o.Retries)
+	w("| 200 %% of max (%s/s), twice as long | %s | %s | %s | %d |\n\n", rate(o.Offered), rate(o.Achieved), msf(o.P50MS), msf(o.P99MS), o.Retries)
 	if len(r.Queryable) > 0 {
 		w("Event to queryable (a new session's event until `GET /v1/sessions/{id}` finds it), %d probes during %s: p50 %s ms, p99 %s ms.\n\n",
 			len(r.Queryable), r.QueryableAt, msf(r.Queryable.percentile(50)), msf(r.Queryable.percentile(99)))
@@ -216,7 +216,14 @@ func renderReport(r *results, cfg suiteConfig) string {
 		}
 		w("\n")
 	}
-	w("p99 of %d requests is their slowest but one or the slowest; the machine is shared, so single slow requests happen.\n", cfg.queryRuns)
+	w("p99 of %d requests is their slowest but one or the slowest; the machine is shared, so single slow requests happen.\n\n", cfg.queryRuns)
+
+	w("## What limits these figures\n\n")
+	w("- **Ingest** stops at the exporter side, not at decoding (decode and drop runs four to five times faster): the persistent queue (protobuf and bbolt for every request), the event maps built from log records, and the engine, which runs one insert at a time per connection, all share two cores with the receiver and the load generator. Inserts themselves are cheap at the exporter's batch size (baseline a at 10,000).\n")
+	w("- **Raw insert at small batches** is dominated by the fixed cost of a part: each INSERT writes a part of `events` and one of `event_copies` (with its projection), so 1 to 100 events per INSERT cost about the same.\n")
+	w("- **Event to queryable under load** is the time an event waits in the persistent queue and the batcher (`flush_timeout` 200 ms) plus the insert; when the refresh of session summaries falls behind, queries summarize more sessions themselves. At rest it is the flush timeout plus one insert.\n")
+	w("- **The session list** reads every stored session twice (the page and the total) with `FINAL`; it grows with the number of sessions (about 190k here).\n")
+	w("- **RSS** includes the embedded engine (about 300 MiB at rest) and grows with the batches in flight and the refresh's aggregation under sustained overload.\n")
 	return b.String()
 }
 

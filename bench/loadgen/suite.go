@@ -254,7 +254,7 @@ func decodeBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
 		return err
 	}
 	defer col.stop()
-	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 2_000_000, time.Now(), cfg.seed+200))
+	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 20_000_000, time.Now(), cfg.seed+200))
 	r.Decode = map[int]float64{}
 	for _, b := range cfg.batches {
 		med, _, err := maxRuns(ctx, cfg, col, stream, b)
@@ -279,7 +279,7 @@ func ingestSuite(ctx context.Context, cfg suiteConfig, r *results) error {
 			_ = col.stop()
 		}
 	}()
-	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 5_000_000, time.Now(), cfg.seed))
+	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 20_000_000, time.Now(), cfg.seed))
 	r.Persisted, r.Accepted = map[int]float64{}, map[int]float64{}
 	r.IngestP50, r.IngestP99, r.Retries = map[int]float64{}, map[int]float64{}, map[int]int{}
 	for _, b := range cfg.batches {
@@ -341,11 +341,12 @@ func ingestSuite(ctx context.Context, cfg suiteConfig, r *results) error {
 		logf("latency at %.0f%% (%.0f events/s): p50 %.1f ms, p99 %.1f ms", frac*100, rate, agg.P50MS, agg.P99MS)
 	}
 
-	// Overload: 1.5 times the maximum, open loop: every event must still
-	// be stored, the excess answered 429 or 503 with Retry-After.
+	// Overload: twice the maximum, open loop, for long enough to fill the
+	// exporter's queue: every event must still be stored, the excess
+	// answered 429 or 503 with Retry-After.
 	{
-		rate := 1.5 * maxPersisted
-		b := prepare(stream, int(rate*cfg.latencySeconds), latencyBatch)
+		rate := 2 * maxPersisted
+		b := prepare(stream, int(rate*cfg.latencySeconds*2), latencyBatch)
 		run, err := fixedRate(ctx, col, b, latencyBatch, rate)
 		if err != nil {
 			return err
@@ -397,19 +398,27 @@ func queryableProbe(ctx context.Context, col *collector, stream *workload.Stream
 		}
 		start := time.Now()
 		if _, err := cl.post(ctx, workload.AppendBatch(nil, []workload.Event{e}), 1); err != nil {
+			if ctx.Err() == nil {
+				logf("event-to-queryable probe: %v", err)
+			}
 			return out
 		}
 		for {
 			ok, err := sessionExists(ctx, cl, id)
-			if err != nil {
-				return out
+			if err != nil && ctx.Err() == nil {
+				logf("event-to-queryable probe: %v", err)
 			}
 			if ok {
 				out = append(out, float64(time.Since(start).Microseconds())/1000)
 				break
 			}
+			if time.Since(start) > time.Minute {
+				logf("event-to-queryable probe: session %s not found after a minute", id)
+				break
+			}
 			select {
 			case <-ctx.Done():
+				logf("event-to-queryable probe: run ended %s after sending %s", time.Since(start), id)
 				return out
 			case <-time.After(5 * time.Millisecond):
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -29,6 +30,10 @@ const embeddedReaders = 2
 type embeddedEngine struct {
 	session *chdb.Session
 	readers chan chdbpurego.ChdbConn
+	// background runs the refresh of session summaries, which took a
+	// third of the session's time under ingest and held inserts back.
+	background   chdbpurego.ChdbConn
+	backgroundMu sync.Mutex
 }
 
 func openEmbedded(path string) (*embeddedEngine, error) {
@@ -37,6 +42,10 @@ func openEmbedded(path string) (*embeddedEngine, error) {
 		return nil, fmt.Errorf("failed to open the embedded engine at %q: %w", path, err)
 	}
 	e := &embeddedEngine{session: s, readers: make(chan chdbpurego.ChdbConn, embeddedReaders)}
+	if e.background, err = chdbpurego.NewConnectionFromConnString(path); err != nil {
+		_ = e.close()
+		return nil, fmt.Errorf("failed to open a background connection to the embedded engine at %q: %w", path, err)
+	}
 	for range embeddedReaders {
 		c, err := chdbpurego.NewConnectionFromConnString(path)
 		if err != nil {
@@ -53,6 +62,22 @@ func (e *embeddedEngine) exec(ctx context.Context, sql sqlText) error {
 		return err
 	}
 	res, err := e.session.Query(string(sql), embeddedFormat)
+	if err != nil {
+		return classify(err)
+	}
+	if res != nil {
+		res.Free()
+	}
+	return nil
+}
+
+func (e *embeddedEngine) execBackground(ctx context.Context, sql sqlText) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.backgroundMu.Lock()
+	defer e.backgroundMu.Unlock()
+	res, err := e.background.Query(string(sql), embeddedFormat)
 	if err != nil {
 		return classify(err)
 	}
@@ -92,6 +117,9 @@ func (e *embeddedEngine) close() error {
 	// write lock.
 	for len(e.readers) > 0 {
 		(<-e.readers).Close()
+	}
+	if e.background != nil {
+		e.background.Close()
 	}
 	e.session.Close()
 	return nil
@@ -143,6 +171,10 @@ func openServer(ctx context.Context, cfg Config) (*serverEngine, error) {
 
 func (e *serverEngine) exec(ctx context.Context, sql sqlText) error {
 	return classify(e.conn.Exec(ctx, string(sql)))
+}
+
+func (e *serverEngine) execBackground(ctx context.Context, sql sqlText) error {
+	return e.exec(ctx, sql)
 }
 
 func (e *serverEngine) query(ctx context.Context, sql sqlText) (resultRows, error) {

@@ -129,14 +129,23 @@ func (r *refresher) loop(interval time.Duration) {
 	defer t.Stop()
 	// The first refresh catches up with what an earlier process wrote.
 	force := true
+	var next time.Time
 	for {
 		select {
 		case <-r.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if now.Before(next) {
+				continue
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		start := time.Now()
 		_, err := r.refresh(ctx, force)
+		// Under heavy writes a refresh takes a while: space them so that
+		// they take at most a quarter of the time, queries summarizing the
+		// sessions written in between.
+		next = start.Add(4 * time.Since(start))
 		force = force && err != nil
 		cancel()
 		if err != nil && err != errClosed {
@@ -181,7 +190,7 @@ func (r *refresher) refresh(ctx context.Context, force bool) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if err := r.store.exec(ctx, sql); err != nil {
+		if err := r.store.execBackground(ctx, sql); err != nil {
 			return false, fmt.Errorf("failed to refresh session summaries (%s): %w", name, err)
 		}
 	}

@@ -13,6 +13,9 @@ import (
 // engine runs SQL text on the embedded engine or on a server.
 type engine interface {
 	exec(ctx context.Context, sql sqlText) error
+	// execBackground runs a long write of background work (the refresh of
+	// session summaries) without holding up inserts.
+	execBackground(ctx context.Context, sql sqlText) error
 	query(ctx context.Context, sql sqlText) (resultRows, error)
 	close() error
 }

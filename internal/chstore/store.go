@@ -189,6 +189,12 @@ func (s *Store) exec(ctx context.Context, sql sqlText) error {
 	return s.with(func(eng engine) error { return eng.exec(ctx, sql) })
 }
 
+// execBackground runs one statement of background work.
+func (s *Store) execBackground(ctx context.Context, sql sqlText) error {
+	logStatement(ctx, sql)
+	return s.with(func(eng engine) error { return eng.execBackground(ctx, sql) })
+}
+
 // query runs one query and hands each row to scan.
 func (s *Store) query(ctx context.Context, sql sqlText, scan func(resultRows) error) error {
 	logStatement(ctx, sql)

@@ -34,7 +34,7 @@ type Config struct {
 	// Lengths are log-uniform between MinEvents and MaxEvents.
 	MinEvents, MaxEvents int
 	// Events is the total the caller intends to take; it only spaces the
-	// session starts.
+	// session starts: past it, sessions start after To.
 	Events int
 	// LongContentRate is the fraction of message bodies with long content
 	// (4 to 24 KiB).
