@@ -43,8 +43,10 @@ type queryData struct {
 	SessionID    sqlText
 	Limit        sqlText
 	Offset       sqlText
+	HeadRows     sqlText // offset + limit, when the session list narrows its read to them
 
-	// Paged is this query narrowed to one page of the session list.
+	// Paged is this query narrowed to the sessions of one page of the
+	// session list and those that start with or after them.
 	Paged *queryData
 
 	// The refresh of stored summaries.
@@ -354,6 +356,12 @@ func millisTime(ms int64) analytics.Time {
 	return analytics.Time{Time: time.UnixMilli(ms).UTC()}
 }
 
+// maxHeadRows bounds offset + limit for which the session list first finds
+// the start time of the page's last session (an array of that many times is
+// kept while counting); deeper pages sort every matching session. A
+// variable for tests.
+var maxHeadRows int64 = 100_000
+
 // Sessions implements analytics.Querier.
 func (s *Store) Sessions(
 	ctx context.Context,
@@ -373,13 +381,15 @@ func (s *Store) Sessions(
 	}
 	d.Limit = quoteInt(int64(limit))
 	d.Offset = quoteInt(int64(offset))
-	page, err := render("session_page.sql", d)
-	if err != nil {
-		return nil, 0, err
-	}
 	paged := *d
-	paged.SessionWhere += " AND session_id IN (" + page + ")"
-	paged.EventWhere += " AND session_id IN (" + page + ")"
+	if head := int64(offset) + int64(limit); head <= maxHeadRows {
+		// The page is among the head newest sessions: the ones that start
+		// at or after the head-th newest. Ties at that time are all kept,
+		// so the order by session_id below them stays exact.
+		d.HeadRows = quoteInt(head)
+		paged.Where += " AND started_ms >= head.2"
+		paged.SessionWhere += " AND started_ms >= head.2"
+	}
 	d.Paged = &paged
 	sql, err := render("session_list.sql", d)
 	if err != nil {
@@ -404,7 +414,7 @@ func (s *Store) Sessions(
 		return nil, 0, fmt.Errorf("failed to list sessions: %w", err)
 	}
 	if len(out) == 0 && offset > 0 {
-		// The window count comes with rows only; a page past the end
+		// The count comes with the rows only; a page past the end
 		// needs the count on its own.
 		if total, err = s.countSessions(ctx, d); err != nil {
 			return nil, 0, err

@@ -97,7 +97,7 @@ func TestRefreshedSummariesMatchReference(t *testing.T) {
 	})
 
 	var stored int64
-	require.NoError(t, s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".sessions FINAL WHERE product_id = 'alpha'",
+	require.NoError(t, s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".session_summaries FINAL WHERE product_id = 'alpha'",
 		func(r resultRows) error { return r.Scan(&stored) }))
 	assert.Equal(t, int64(len(refSessions(all, "alpha", analytics.Options{}))), stored,
 		"every session of the product is stored after a refresh")
@@ -203,9 +203,123 @@ func TestRefresherRunsAfterWrites(t *testing.T) {
 	want := int64(len(refSessions(refDedup(events), "alpha", analytics.Options{})))
 	require.Eventually(t, func() bool {
 		var stored int64
-		err := s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".sessions FINAL WHERE product_id = 'alpha'",
+		err := s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".session_summaries FINAL WHERE product_id = 'alpha'",
 			func(r resultRows) error { return r.Scan(&stored) })
 		return err == nil && stored == want
 	}, 10*time.Second, 20*time.Millisecond)
 	assertMatchesReference(t, s, refDedup(events), "alpha")
+}
+
+// TestSessionStartMovesToAnotherHour covers a stored session whose start
+// moves to another hour (the summaries are keyed by start hour): earlier
+// when an earlier event arrives late, later when that event moves to
+// another session. The refresh deletes the row under the old start, so
+// the session is counted once, at its new place in the list.
+func TestSessionStartMovesToAnotherHour(t *testing.T) {
+	s := newTestStore(t)
+	late := newBuilder("p", "s1", "u", day0.Add(5*time.Hour)).add(0, event.TypeMessageUser, nil).events
+	others := append(
+		newBuilder("p", "s2", "u", day0.Add(3*time.Hour)).add(0, event.TypeMessageUser, nil).events,
+		newBuilder("p", "s3", "u", day0.Add(4*time.Hour+30*time.Minute)).add(0, event.TypeMessageUser, nil).events...)
+	require.NoError(t, s.Insert(t.Context(), append(late, others...)))
+	require.NoError(t, s.Refresh(t.Context()))
+
+	// s1's first event, two hours before the one stored.
+	early := event.Event{EventID: "s1-early", SessionID: "s1", EventType: event.TypeMessageAgent,
+		Timestamp: day0.Add(3 * time.Hour), UserID: "u", ProductID: "p"}
+	require.NoError(t, s.Insert(t.Context(), []event.Event{early}))
+	all := refDedup(late, others, []event.Event{early})
+
+	check := func(t *testing.T, all []event.Event, want []string) {
+		t.Helper()
+		sel := refSelect(refSessions(all, "p", analytics.Options{}), analytics.Filter{ProductID: "p"})
+		var ids []string
+		for _, r := range sel {
+			ids = append(ids, r.summary.SessionID)
+		}
+		require.Equal(t, want, ids, "the reference order")
+		if s.refreshed() {
+			assertMatchesReference(t, s, all, "p")
+		}
+		for _, limit := range []int{1, 2} {
+			var got []string
+			for offset := 0; offset < len(want); offset += limit {
+				list, total, err := s.Sessions(t.Context(), analytics.Filter{ProductID: "p"}, analytics.Options{}, limit, offset)
+				require.NoError(t, err)
+				assert.Equal(t, int64(len(want)), total)
+				for _, x := range list {
+					got = append(got, x.SessionID)
+				}
+			}
+			assert.Equal(t, want, got, "pages of %d", limit)
+		}
+	}
+	// s1 and s2 start at the same millisecond: session_id breaks the tie.
+	t.Run("earlier, before refresh", func(t *testing.T) { check(t, all, []string{"s3", "s1", "s2"}) })
+	require.NoError(t, s.Refresh(t.Context()))
+	t.Run("earlier, refreshed", func(t *testing.T) { check(t, all, []string{"s3", "s1", "s2"}) })
+
+	var rows int64
+	require.NoError(t, s.query(t.Context(), "SELECT toInt64(count()) FROM "+s.db+".session_summaries FINAL WHERE session_id = 's1'",
+		func(r resultRows) error { return r.Scan(&rows) }))
+	assert.Equal(t, int64(1), rows, "one stored row for s1")
+
+	// The early event moves to a new session: s1 starts at 5h again.
+	moved := early
+	moved.SessionID = "s4"
+	require.NoError(t, s.Insert(t.Context(), []event.Event{moved}))
+	all = refDedup(late, others, []event.Event{early}, []event.Event{moved})
+	t.Run("later, before refresh", func(t *testing.T) { check(t, all, []string{"s1", "s3", "s2", "s4"}) })
+	require.NoError(t, s.Refresh(t.Context()))
+	t.Run("later, refreshed", func(t *testing.T) { check(t, all, []string{"s1", "s3", "s2", "s4"}) })
+}
+
+// TestSessionPagesMatchReference pages through the session list with
+// every small limit and offset, over stored summaries and over sessions
+// written since the last refresh, on both ways of reading a page: through
+// the start time of the page's last session and, past maxHeadRows, by
+// sorting every match.
+func TestSessionPagesMatchReference(t *testing.T) {
+	s := newTestStore(t)
+	events := randomEvents(11, 40, day0)
+	half := len(events) / 2
+	require.NoError(t, s.Insert(t.Context(), events[:half]))
+	require.NoError(t, s.Refresh(t.Context()))
+	require.NoError(t, s.Insert(t.Context(), events[half:]))
+	all := refDedup(events[:half], events[half:])
+
+	opts := analytics.Options{Now: day0.Add(72 * time.Hour)}
+	filters := []analytics.Filter{
+		{ProductID: "alpha"},
+		{ProductID: "beta", Topic: "billing", From: day0.Add(12 * time.Hour)},
+	}
+	check := func(t *testing.T) {
+		for _, f := range filters {
+			sel := refSelect(refSessions(all, f.ProductID, opts), f)
+			require.NotEmpty(t, sel, "filter %+v selects sessions", f)
+			for _, limit := range []int{2, 5} {
+				for offset := 0; offset <= len(sel)+1; offset += limit - 1 {
+					list, total, err := s.Sessions(t.Context(), f, opts, limit, offset)
+					require.NoError(t, err)
+					assert.Equal(t, int64(len(sel)), total, "filter %+v limit %d offset %d", f, limit, offset)
+					want := sel[min(offset, len(sel)):min(offset+limit, len(sel))]
+					require.Len(t, list, len(want), "filter %+v limit %d offset %d", f, limit, offset)
+					for i := range want {
+						assertSummary(t, want[i].summary, list[i])
+					}
+				}
+			}
+		}
+	}
+	saved := maxHeadRows
+	defer func() { maxHeadRows = saved }()
+	for _, refreshed := range []bool{false, true} {
+		if refreshed {
+			require.NoError(t, s.Refresh(t.Context()))
+		}
+		for _, head := range []int64{saved, 4} {
+			maxHeadRows = head
+			t.Run(fmt.Sprintf("refreshed=%t/maxHeadRows=%d", refreshed, head), check)
+		}
+	}
 }

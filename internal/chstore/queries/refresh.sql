@@ -1,9 +1,11 @@
 {{/*
-refresh: brings the sessions table up to date with the events written in
-[.FromMS, .ToMS). The sessions of every copy of those events (the ones they
-are in now and the ones they left) are summarized again: first each gets a
-deleted row, then those that still have events get their summary with a
-higher version, so a session whose events all moved away stays deleted.
+refresh: brings the session_summaries table up to date with the events
+written in [.FromMS, .ToMS). The sessions of every copy of those events (the
+ones they are in now and the ones they left) are summarized again: first
+each stored one gets a deleted row under its stored start time (rows are
+keyed by start hour), then those that still have events get their summary
+with a higher version, so a session whose events all moved away stays
+deleted, and one whose start moved to another hour leaves no row behind.
 */}}
 {{define "refresh_dirty"}}
     SELECT DISTINCT product_id, session_id FROM {{.DB}}.event_copies
@@ -14,13 +16,14 @@ higher version, so a session whose events all moved away stays deleted.
 {{- end}}
 
 {{define "refresh_tombstones"}}
-INSERT INTO {{.DB}}.sessions (product_id, session_id, version, deleted)
-SELECT product_id, session_id, {{.Version}}, 1
-FROM ({{template "refresh_dirty" .}})
+INSERT INTO {{.DB}}.session_summaries (product_id, session_id, started_ms, version, deleted)
+SELECT product_id, session_id, started_ms, {{.Version}}, 1
+FROM {{.DB}}.session_summaries FINAL
+WHERE (product_id, session_id) IN ({{template "refresh_dirty" .}})
 {{end}}
 
 {{define "refresh_summaries"}}
-INSERT INTO {{.DB}}.sessions (product_id, {{template "session_columns"}}, version, deleted)
+INSERT INTO {{.DB}}.session_summaries (product_id, {{template "session_columns"}}, version, deleted)
 SELECT product_id, {{template "session_columns"}}, {{.Version}} + 1, 0
 FROM
 (

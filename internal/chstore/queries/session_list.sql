@@ -1,10 +1,25 @@
 {{/*
 session_list: one page of summaries, newest first, with the number of all
-matches. .Paged is the same query narrowed to the sessions of the page
-(session_page.sql), so that only 50 rows are read whole.
+matches. head holds that number and, with .HeadRows set, the start time of
+the last session of the page (the .HeadRows-th newest; the oldest when
+fewer match), read from started_ms alone. .Paged is the query narrowed to
+the sessions that start at or after it, which the primary key finds among
+the newest hours of the product: only they are sorted, and only the page is
+read whole.
 */}}
+WITH (
+    SELECT tuple(
+        toInt64(count()),
+        {{- if .HeadRows}}
+        -arrayElement(groupArraySorted({{.HeadRows}})(-started_ms), -1)
+        {{- else}}
+        toInt64(0)
+        {{- end}})
+    FROM ({{template "sessions" .}})
+) AS head
 SELECT
     {{- template "summary"}},
-    toInt64(ifNull(({{template "session_count.sql" .}}), 0)) AS total
+    toInt64(ifNull(head.1, 0)) AS total
 FROM ({{template "sessions" .Paged}})
 ORDER BY started_ms DESC, session_id ASC
+LIMIT {{.Limit}} OFFSET {{.Offset}}

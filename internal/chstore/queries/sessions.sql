@@ -1,15 +1,51 @@
 {{/*
 sessions: one row per session of the product, with the summary fields of
 the contract, filtered by .Where. Sessions with no event written since the
-last refresh come from the sessions table; with .Live, the others
+last refresh come from the session_summaries table; with .Live, the others
 ("dirty": a copy of one of their events, past or present, was written
 since) are summarized here from events, whose rows of a session are found
 by their ids in event_copies. Every read of events uses FINAL, so an
 event_id stored twice counts once, in the session of its last copy. Times
-are Unix milliseconds.
+are Unix milliseconds. Without .Live the table is read in one SELECT,
+which the engine plans in about half the time of the nested form.
 */}}
 {{define "sessions"}}
+{{- if .Live}}
 SELECT
+    {{- template "session_fields" .}}
+FROM
+(
+    SELECT {{template "session_columns"}}
+    FROM {{.DB}}.session_summaries FINAL
+    WHERE product_id = {{.Product}}{{.SessionWhere}}
+        AND session_id NOT IN ({{template "dirty" .}})
+    UNION ALL
+    SELECT {{template "session_columns"}}
+    FROM
+    (
+        SELECT
+            session_id,
+            {{- template "summarize"}}
+        FROM {{.DB}}.events FINAL
+        WHERE product_id = {{.Product}}
+            AND event_id IN (
+                SELECT event_id FROM {{.DB}}.event_copies
+                WHERE product_id = {{.Product}}{{.CopyWhere}} AND session_id IN ({{template "dirty" .}}))
+            AND session_id IN ({{template "dirty" .}}){{.EventWhere}}
+        GROUP BY session_id
+    )
+)
+WHERE {{.Where}}
+{{- else}}
+SELECT
+    {{- template "session_fields" .}}
+FROM {{.DB}}.session_summaries FINAL
+WHERE product_id = {{.Product}}{{.SessionWhere}} AND ({{.Where}})
+{{- end}}
+{{end}}
+
+{{/* session_fields: the summary fields computed from the stored columns (session_columns). */}}
+{{define "session_fields"}}
     session_id,
     session_user,
     started_ms,
@@ -36,32 +72,7 @@ SELECT
     payment_amounts,
     metadata_keys,
     metadata_values
-FROM
-(
-    SELECT {{template "session_columns"}}
-    FROM {{.DB}}.sessions FINAL
-    WHERE product_id = {{.Product}}{{.SessionWhere}}
-{{- if .Live}}
-        AND session_id NOT IN ({{template "dirty" .}})
-    UNION ALL
-    SELECT {{template "session_columns"}}
-    FROM
-    (
-        SELECT
-            session_id,
-            {{- template "summarize"}}
-        FROM {{.DB}}.events FINAL
-        WHERE product_id = {{.Product}}
-            AND event_id IN (
-                SELECT event_id FROM {{.DB}}.event_copies
-                WHERE product_id = {{.Product}}{{.CopyWhere}} AND session_id IN ({{template "dirty" .}}))
-            AND session_id IN ({{template "dirty" .}}){{.EventWhere}}
-        GROUP BY session_id
-    )
 {{- end}}
-)
-WHERE {{.Where}}
-{{end}}
 
 {{/* dirty: the sessions of every copy of every event written since the watermark. */}}
 {{define "dirty"}}
@@ -72,7 +83,7 @@ WHERE {{.Where}}
                 AND ingested_at >= (SELECT fromUnixTimestamp64Milli(max(watermark_ms), 'UTC') FROM {{.DB}}.session_refresh))
 {{- end}}
 
-{{/* session_columns: what the sessions table stores, in its order. */}}
+{{/* session_columns: what the session_summaries table stores, in its order. */}}
 {{define "session_columns"}}
         session_id, session_user, started_ms, last_ms, has_end, end_ms, conversation_depth, llm_calls,
         tool_calls, unpriced_llm_calls, llm_cost_usd, tool_cost_usd, revenue_usd, cache_savings_usd,
