@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/chdb-io/chdb-go/chdb"
@@ -21,14 +23,18 @@ type insertRun struct {
 	Statements   int     `json:"statements"`
 	Seconds      float64 `json:"seconds"`
 	EventsPerSec float64 `json:"events_per_sec"`
+	// CPU time of the process (user and system, every thread) per event,
+	// from the first statement until the merges they started are done.
+	CPUMicros float64 `json:"cpu_us_per_event"`
 }
 
 type rawInsertResult struct {
 	Batch       int         `json:"batch"`
 	Concurrency int         `json:"concurrency"`
 	Runs        []insertRun `json:"runs"`
-	// Median of the runs after the warm-up.
+	// Medians of the runs after the warm-up.
 	EventsPerSec float64 `json:"events_per_sec"`
+	CPUMicros    float64 `json:"cpu_us_per_event"`
 	// Cost of building the statements in Go (not part of the timed runs).
 	BuildSecondsPerMillion float64 `json:"build_seconds_per_million"`
 }
@@ -76,7 +82,7 @@ func rawInsert(ctx context.Context, args []string) (any, error) {
 	res := rawInsertResult{Batch: *batch, Concurrency: *conc}
 	var buildTime time.Duration
 	built := 0
-	var rates []float64
+	var rates, cpus []float64
 	for r := 0; r <= *runs; r++ {
 		// Prepare this run's statements: fresh events, processed as the
 		// collector processes them, encoded as the store encodes them.
@@ -110,8 +116,9 @@ func rawInsert(ctx context.Context, args []string) (any, error) {
 		}
 		res.Runs = append(res.Runs, run)
 		rates = append(rates, run.EventsPerSec)
+		cpus = append(cpus, run.CPUMicros)
 	}
-	res.EventsPerSec = median(rates)
+	res.EventsPerSec, res.CPUMicros = median(rates), median(cpus)
 	res.BuildSecondsPerMillion = buildTime.Seconds() / float64(built) * 1e6
 	return res, nil
 }
@@ -123,6 +130,7 @@ func runStatements(sess *chdb.Session, stmts []prepared, conc int, limit time.Du
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := start.Add(limit)
 	for range conc {
@@ -152,10 +160,33 @@ func runStatements(sess *chdb.Session, stmts []prepared, conc int, limit time.Du
 	for i := range n {
 		events += stmts[i].events
 	}
+	// The merges these parts started are part of their cost (after many
+	// small inserts they may take longer than the wait allows: then the
+	// figure leaves some out).
+	for wait := time.Now(); time.Since(wait) < 15*time.Second; time.Sleep(50 * time.Millisecond) {
+		out, err := run(sess, "SELECT count() FROM system.merges")
+		if err != nil {
+			return insertRun{}, err
+		}
+		if strings.Contains(string(out), "[\"0\"]") {
+			break
+		}
+	}
+	cpu := processCPU() - cpu0
 	return insertRun{
 		Events: events, Statements: n, Seconds: elapsed.Seconds(),
 		EventsPerSec: float64(events) / elapsed.Seconds(),
+		CPUMicros:    cpu.Seconds() * 1e6 / float64(events),
 	}, nil
+}
+
+// processCPU is the CPU time this process has used, every thread.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // prepared is an INSERT statement and the number of events it writes.

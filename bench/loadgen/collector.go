@@ -259,3 +259,26 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
+
+// cpuSeconds is the CPU time (user and system) the collector process has
+// used so far, from /proc/<pid>/stat.
+func (c *collector) cpuSeconds() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", s)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	// Clock ticks of 1/100 s (USER_HZ on Linux).
+	return float64(utime+stime) / 100, nil
+}

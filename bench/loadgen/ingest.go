@@ -114,12 +114,19 @@ type ingestRun struct {
 	// request to the moment the last event was written.
 	Persisted float64 `json:"persisted_per_sec"`
 	Accepted  float64 `json:"accepted_per_sec"`
+	// CPU time of the collector process (user and system, every thread)
+	// per event, from the first request until the last event was written.
+	CPUMicros float64 `json:"collector_cpu_us_per_event"`
 }
 
 // maxRate sends every batch with conns concurrent senders as fast as the
 // collector accepts them, then waits until the exporter has written them.
 func maxRate(ctx context.Context, col *collector, b batches, size, conns int) (ingestRun, error) {
 	before, err := col.sentEvents()
+	if err != nil {
+		return ingestRun{}, err
+	}
+	cpu0, err := col.cpuSeconds()
 	if err != nil {
 		return ingestRun{}, err
 	}
@@ -163,6 +170,11 @@ func maxRate(ctx context.Context, col *collector, b batches, size, conns int) (i
 	if err != nil {
 		return run, err
 	}
+	cpu1, err := col.cpuSeconds()
+	if err != nil {
+		return run, err
+	}
+	run.CPUMicros = (cpu1 - cpu0) * 1e6 / float64(b.events)
 	run.SendSeconds = sent.Seconds()
 	run.PersistSecs = persisted.Sub(start).Seconds()
 	run.Retries = int(retries.Load())

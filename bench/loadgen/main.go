@@ -64,6 +64,7 @@ func ingestCmd(ctx context.Context, args []string) error {
 	work := fs.String("dir", "", "work directory (default: a temporary one, removed)")
 	perfOut := fs.String("perf", "", "record the collector with perf into this file during the timed runs")
 	logOut := fs.String("log", "", "write the collector's output (its first MiB) to this file at the end")
+	rate := fs.Float64("rate", 0, "offer this many events/s (open loop) with event-to-queryable probes, instead of the maximum rate")
 	_ = fs.Parse(args)
 
 	dir, cleanup, err := workDir(*work)
@@ -92,13 +93,28 @@ func ingestCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		if *rate > 0 {
+			probeCtx, stopProbe := context.WithCancel(ctx)
+			probeDone := make(chan []float64, 1)
+			go func() { probeDone <- queryableProbe(probeCtx, col, stream) }()
+			run, err := fixedRate(ctx, col, b, *batch, *rate)
+			stopProbe()
+			if err != nil {
+				return err
+			}
+			probes := sortedMS(<-probeDone)
+			fmt.Printf("run %d: offered %.0f/s achieved %.0f/s p50=%.1fms p99=%.1fms persist_lag=%.2fs queryable=%v rss=%dMiB\n",
+				r, *rate, run.Achieved, run.P50MS, run.P99MS, run.PersistLag, probes, col.resetRSS()>>20)
+			continue
+		}
 		run, err := maxRate(ctx, col, b, *batch, *conns)
 		if err != nil {
 			return err
 		}
 		ls := durations(run.Latencies)
 		out, _ := json.Marshal(run)
-		fmt.Printf("run %d: %s p50=%.1fms p99=%.1fms rss=%dMiB\n", r, out, ls.percentile(50), ls.percentile(99), col.resetRSS()>>20)
+		fmt.Printf("run %d: %s p50=%.1fms p99=%.1fms rss=%dMiB cpu=%.1fus/event\n", r, out, ls.percentile(50), ls.percentile(99),
+			col.resetRSS()>>20, run.CPUMicros)
 	}
 	if perf != nil {
 		_ = perf.Process.Signal(os.Interrupt)

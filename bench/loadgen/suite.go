@@ -22,6 +22,7 @@ import (
 type suiteConfig struct {
 	bin, engine, workDir, out, jsonOut string
 	collectorConfig, dropConfig        string
+	queueConfig                        string
 	runs                               int
 	queryRuns                          int
 	batches                            []int
@@ -70,8 +71,16 @@ type results struct {
 	Smoke    bool      `json:"smoke"`
 	Runs     int       `json:"runs"`
 
-	RawInsert map[int]float64 `json:"raw_insert_events_per_sec"` // by batch size
-	Decode    map[int]float64 `json:"decode_limit_events_per_sec"`
+	RawInsert    map[int]float64 `json:"raw_insert_events_per_sec"` // by batch size
+	RawInsertCPU map[int]float64 `json:"raw_insert_cpu_us_per_event"`
+	Decode       map[int]float64 `json:"decode_limit_events_per_sec"`
+	// Baseline (d), batch 100 only: decoding and the persistent queue,
+	// no processing and no storage.
+	Queue    float64 `json:"queue_limit_events_per_sec"`
+	QueueCPU float64 `json:"queue_limit_cpu_us_per_event"`
+	// Collector CPU microseconds per event at the maximum rate.
+	DecodeCPU map[int]float64 `json:"decode_limit_cpu_us_per_event"`
+	IngestCPU map[int]float64 `json:"ingest_cpu_us_per_event"`
 	Persisted map[int]float64 `json:"persisted_events_per_sec"`
 	Accepted  map[int]float64 `json:"accepted_events_per_sec"`
 	IngestP50 map[int]float64 `json:"ingest_p50_ms_at_max"`
@@ -132,6 +141,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}
 	cfg.bin, cfg.engine, cfg.out, cfg.jsonOut = abs(*bin), abs(*engine), *out, *jsonOut
 	cfg.collectorConfig, cfg.dropConfig = abs("bench/collector.yaml"), abs("bench/decode-drop.yaml")
+	cfg.queueConfig = abs("bench/queue-drop.yaml")
 	dir, cleanup, err := workDir(*work)
 	if err != nil {
 		return err
@@ -146,6 +156,7 @@ func runSuite(ctx context.Context, args []string) error {
 	}{
 		{"raw insert (baseline a)", rawInsertBaseline},
 		{"decode and drop (baseline b)", decodeBaseline},
+		{"decode, persistent queue and drop (baseline d)", queueBaseline},
 		{"ingest", ingestSuite},
 		{"queries", querySuite},
 	}
@@ -187,12 +198,13 @@ func runEngine(ctx context.Context, cfg suiteConfig, into any, args ...string) e
 }
 
 func rawInsertBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
-	r.RawInsert = map[int]float64{}
+	r.RawInsert, r.RawInsertCPU = map[int]float64{}, map[int]float64{}
 	sizes := append(append([]int(nil), cfg.batches...), 10000)
 	for _, b := range sizes {
 		dir := filepath.Join(cfg.workDir, fmt.Sprintf("raw-%d", b))
 		var res struct {
 			EventsPerSec float64 `json:"events_per_sec"`
+			CPUMicros    float64 `json:"cpu_us_per_event"`
 		}
 		err := runEngine(ctx, cfg, &res, "rawinsert", "-dir", dir, "-batch", fmt.Sprint(b),
 			"-events", fmt.Sprint(cfg.rawEvents[b]), "-runs", fmt.Sprint(cfg.runs),
@@ -201,8 +213,8 @@ func rawInsertBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
 			return err
 		}
 		_ = os.RemoveAll(dir)
-		r.RawInsert[b] = res.EventsPerSec
-		logf("raw insert batch %d: %.0f events/s", b, res.EventsPerSec)
+		r.RawInsert[b], r.RawInsertCPU[b] = res.EventsPerSec, res.CPUMicros
+		logf("raw insert batch %d: %.0f events/s, %.1f us CPU per event", b, res.EventsPerSec, res.CPUMicros)
 	}
 	return nil
 }
@@ -233,10 +245,11 @@ func maxRuns(ctx context.Context, cfg suiteConfig, col *collector, stream *workl
 			runs = append(runs, run)
 		}
 	}
-	var persisted, accepted []float64
+	var persisted, accepted, cpu []float64
 	for _, run := range runs {
 		persisted = append(persisted, run.Persisted)
 		accepted = append(accepted, run.Accepted)
+		cpu = append(cpu, run.CPUMicros)
 	}
 	med := runs[0]
 	for _, run := range runs {
@@ -244,7 +257,7 @@ func maxRuns(ctx context.Context, cfg suiteConfig, col *collector, stream *workl
 			med = run
 		}
 	}
-	med.Persisted, med.Accepted = median(persisted), median(accepted)
+	med.Persisted, med.Accepted, med.CPUMicros = median(persisted), median(accepted), median(cpu)
 	return med, runs, nil
 }
 
@@ -255,15 +268,34 @@ func decodeBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
 	}
 	defer col.stop()
 	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 20_000_000, time.Now(), cfg.seed+200))
-	r.Decode = map[int]float64{}
+	r.Decode, r.DecodeCPU = map[int]float64{}, map[int]float64{}
 	for _, b := range cfg.batches {
 		med, _, err := maxRuns(ctx, cfg, col, stream, b)
 		if err != nil {
 			return err
 		}
-		r.Decode[b] = med.Accepted
-		logf("decode and drop batch %d: %.0f events/s", b, med.Accepted)
+		r.Decode[b], r.DecodeCPU[b] = med.Accepted, med.CPUMicros
+		logf("decode and drop batch %d: %.0f events/s, %.1f us CPU per event", b, med.Accepted, med.CPUMicros)
 	}
+	return nil
+}
+
+// queueBaseline is the same binary with the persistent sending queue of
+// the quick start between the receiver and an exporter that drops: what
+// the durability of a 202 costs before any processing or storage.
+func queueBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
+	col, err := startCollector(ctx, cfg.bin, cfg.queueConfig, filepath.Join(cfg.workDir, "queue"))
+	if err != nil {
+		return err
+	}
+	defer col.stop()
+	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 20_000_000, time.Now(), cfg.seed+300))
+	med, _, err := maxRuns(ctx, cfg, col, stream, 100)
+	if err != nil {
+		return err
+	}
+	r.Queue, r.QueueCPU = med.Persisted, med.CPUMicros
+	logf("persistent queue and drop batch 100: %.0f events/s, %.1f us CPU per event", med.Persisted, med.CPUMicros)
 	return nil
 }
 
@@ -282,6 +314,7 @@ func ingestSuite(ctx context.Context, cfg suiteConfig, r *results) error {
 	stream := workload.NewStream(workload.DefaultConfig(benchProduct, 20_000_000, time.Now(), cfg.seed))
 	r.Persisted, r.Accepted = map[int]float64{}, map[int]float64{}
 	r.IngestP50, r.IngestP99, r.Retries = map[int]float64{}, map[int]float64{}, map[int]int{}
+	r.IngestCPU = map[int]float64{}
 	for _, b := range cfg.batches {
 		med, runs, err := maxRuns(ctx, cfg, col, stream, b)
 		if err != nil {
@@ -293,9 +326,9 @@ func ingestSuite(ctx context.Context, cfg suiteConfig, r *results) error {
 			p50, p99 = append(p50, ls.percentile(50)), append(p99, ls.percentile(99))
 			r.Retries[b] += run.Retries
 		}
-		r.Persisted[b], r.Accepted[b] = med.Persisted, med.Accepted
+		r.Persisted[b], r.Accepted[b], r.IngestCPU[b] = med.Persisted, med.Accepted, med.CPUMicros
 		r.IngestP50[b], r.IngestP99[b] = median(p50), median(p99)
-		logf("ingest batch %d: %.0f events/s persisted (accepted %.0f/s)", b, med.Persisted, med.Accepted)
+		logf("ingest batch %d: %.0f events/s persisted (accepted %.0f/s), %.1f us CPU per event", b, med.Persisted, med.Accepted, med.CPUMicros)
 	}
 
 	// Latency at 50 % and 90 % of the maximum rate of batch 100, with
