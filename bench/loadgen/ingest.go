@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
 	"github.com/agentpulse/agentpulse/bench/internal/workload"
 )
 
@@ -42,13 +44,36 @@ type sendResult struct {
 // retried after its Retry-After; any other refusal is an error, since the
 // benchmark's events are all valid.
 func (c *client) post(ctx context.Context, body []byte, events int) (int, error) {
+	return c.send(ctx, "/v1/events", "application/json", body, http.StatusAccepted, func(msg []byte) error {
+		if !bytes.Contains(msg, []byte(`"accepted":`+strconv.Itoa(events)+`,`)) {
+			return fmt.Errorf("not every event was accepted: %s", msg)
+		}
+		return nil
+	})
+}
+
+// postSpans sends one OTLP/HTTP protobuf traces request, as post does.
+func (c *client) postSpans(ctx context.Context, body []byte) (int, error) {
+	return c.send(ctx, "/v1/traces", "application/x-protobuf", body, http.StatusOK, func(msg []byte) error {
+		resp := ptraceotlp.NewExportResponse()
+		if err := resp.UnmarshalProto(msg); err != nil {
+			return fmt.Errorf("unreadable OTLP response: %w", err)
+		}
+		if ps := resp.PartialSuccess(); ps.RejectedSpans() > 0 || ps.ErrorMessage() != "" {
+			return fmt.Errorf("spans rejected: %d (%s)", ps.RejectedSpans(), ps.ErrorMessage())
+		}
+		return nil
+	})
+}
+
+func (c *client) send(ctx context.Context, path, contentType string, body []byte, ok int, check func([]byte) error) (int, error) {
 	retries := 0
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/events", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 		if err != nil {
 			return retries, err
 		}
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("X-API-Key", productKey)
 		resp, err := c.http.Do(req)
 		if err != nil {
@@ -57,11 +82,8 @@ func (c *client) post(ctx context.Context, body []byte, events int) (int, error)
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		switch resp.StatusCode {
-		case http.StatusAccepted:
-			if !bytes.Contains(msg, []byte(`"accepted":`+strconv.Itoa(events)+`,`)) {
-				return retries, fmt.Errorf("not every event was accepted: %s", msg)
-			}
-			return retries, nil
+		case ok:
+			return retries, check(msg)
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			retries++
 			wait := time.Second
@@ -86,6 +108,40 @@ type batches struct {
 	bodies [][]byte
 	counts []int
 	events int
+	// spans: the bodies are OTLP traces requests (POST /v1/traces).
+	spans bool
+}
+
+func (b batches) send(ctx context.Context, cl *client, i int) (int, error) {
+	if b.spans {
+		return cl.postSpans(ctx, b.bodies[i])
+	}
+	return cl.post(ctx, b.bodies[i], b.counts[i])
+}
+
+// prepareSpans encodes the next events of the stream as OTLP traces
+// requests of size spans each, n spans in all (see workload.Spans).
+func prepareSpans(stream *workload.Stream, n, size int) (batches, error) {
+	b := batches{spans: true}
+	var pending []workload.Event
+	for b.events < n {
+		for len(pending) < size {
+			e := stream.Next()
+			if workload.SpanEvents(&e) {
+				pending = append(pending, e)
+			}
+		}
+		take := min(size, n-b.events)
+		body, k, err := workload.Spans(pending[:take])
+		if err != nil {
+			return b, err
+		}
+		pending = pending[take:]
+		b.bodies = append(b.bodies, body)
+		b.counts = append(b.counts, k)
+		b.events += k
+	}
+	return b, nil
 }
 
 // prepare encodes the next n events of the stream as bodies of size events.
@@ -151,7 +207,7 @@ func maxRate(ctx context.Context, col *collector, b batches, size, conns int) (i
 					return
 				}
 				t0 := time.Now()
-				r, err := cl.post(ctx, b.bodies[i], b.counts[i])
+				r, err := b.send(ctx, cl, i)
 				retries.Add(int64(r))
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
@@ -253,7 +309,7 @@ func fixedRate(ctx context.Context, col *collector, b batches, size int, rate fl
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r, err := cl.post(ctx, b.bodies[i], b.counts[i])
+			r, err := b.send(ctx, cl, i)
 			retries.Add(int64(r))
 			if err != nil {
 				once.Do(func() { firstErr = err; cancel() })

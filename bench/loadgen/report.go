@@ -167,6 +167,16 @@ func renderReport(r *results, cfg suiteConfig) string {
 	w("\nRaw insert at the exporter's batch size (10,000 events per INSERT): %s events/s; at batch 100 the collector persists %s × that.\n\n",
 		rate(r.RawInsert[10000]), ratio(p100, r.RawInsert[10000]))
 
+	w("### OTLP GenAI spans\n\n")
+	w("The same kind of sessions as OTLP/HTTP protobuf (`POST /v1/traces`, 100 spans per request, the product key in `X-API-Key`): each LLM call a span with the OTel GenAI attributes (model, provider, tokens, cached tokens, errors), each tool call an `execute_tool` span, each outcome, payment, feedback and session end a span event of the `agentpulse.*` convention; `agentpulse.session_id` and `agentpulse.user_id` on every span. ")
+	w("Messages and cache hits have no span of their own (instrumentations carry messages inside the model spans, as content). One span makes one event.\n\n")
+	w("| | events/s persisted | decode and drop (b) | persisted ÷ decode | accepted spans/s | request p50 / p99 at max (ms) | collector CPU µs per event |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	sr := r.Spans
+	w("| OTLP spans, 100 per request | %s | %s | %s | %s | %s / %s | %s |\n", rate(sr.Persisted), rate(r.DecodeSpans), ratio(sr.Persisted, r.DecodeSpans),
+		rate(sr.Accepted), msf(sr.P50MS), msf(sr.P99MS), usf(sr.CPUMicros))
+	w("| `/v1/events`, 100 per request (above) | %s | %s | %s | %s | %s / %s | %s |\n\n", rate(p100), rate(r.Decode[100]), ratio(p100, r.Decode[100]),
+		rate(r.Accepted[100]), msf(r.IngestP50[100]), msf(r.IngestP99[100]), usf(r.IngestCPU[100]))
+
 	w("### Where the time goes\n\n")
 	w("CPU time per event at the maximum rate, batch 100: the collector process (every thread, the engine's included) from the first request until the last event was written. ")
 	w("Raw insert counts the engine process from the first INSERT until the merges these inserts started have finished (at most 15 s after the last). ")

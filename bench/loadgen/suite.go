@@ -81,11 +81,16 @@ type results struct {
 	// Collector CPU microseconds per event at the maximum rate.
 	DecodeCPU map[int]float64 `json:"decode_limit_cpu_us_per_event"`
 	IngestCPU map[int]float64 `json:"ingest_cpu_us_per_event"`
-	Persisted map[int]float64 `json:"persisted_events_per_sec"`
-	Accepted  map[int]float64 `json:"accepted_events_per_sec"`
-	IngestP50 map[int]float64 `json:"ingest_p50_ms_at_max"`
-	IngestP99 map[int]float64 `json:"ingest_p99_ms_at_max"`
-	Retries   map[int]int     `json:"retries_at_max"`
+	// OTLP GenAI spans, 100 per request: decoded and dropped (b), and
+	// through the quick-start pipeline.
+	DecodeSpans    float64         `json:"decode_limit_spans_per_sec"`
+	DecodeSpansCPU float64         `json:"decode_limit_cpu_us_per_span"`
+	Spans          spanResult      `json:"spans"`
+	Persisted      map[int]float64 `json:"persisted_events_per_sec"`
+	Accepted       map[int]float64 `json:"accepted_events_per_sec"`
+	IngestP50      map[int]float64 `json:"ingest_p50_ms_at_max"`
+	IngestP99      map[int]float64 `json:"ingest_p99_ms_at_max"`
+	Retries        map[int]int     `json:"retries_at_max"`
 
 	Latency     []rateRun `json:"latency"` // batch 100 at 50 % and 90 % of its maximum
 	Overload    rateRun   `json:"overload"`
@@ -97,6 +102,10 @@ type results struct {
 	Stored        countResult `json:"stored"`
 
 	Datasets []datasetResult `json:"datasets"`
+}
+
+type spanResult struct {
+	Persisted, Accepted, CPUMicros, P50MS, P99MS float64
 }
 
 type countResult struct {
@@ -234,9 +243,25 @@ func conns(batch int) int {
 // maxRuns sends cfg.runs timed runs (after a warm-up) of each batch size
 // and returns the medians.
 func maxRuns(ctx context.Context, cfg suiteConfig, col *collector, stream *workload.Stream, batch int) (ingestRun, []ingestRun, error) {
+	return maxRunsOf(ctx, cfg, col, batch, func() (batches, error) {
+		return prepare(stream, cfg.eventsPerRun[batch], batch), nil
+	})
+}
+
+// maxSpanRuns is maxRuns with OTLP traces requests of batch spans.
+func maxSpanRuns(ctx context.Context, cfg suiteConfig, col *collector, stream *workload.Stream, batch int) (ingestRun, []ingestRun, error) {
+	return maxRunsOf(ctx, cfg, col, batch, func() (batches, error) {
+		return prepareSpans(stream, cfg.eventsPerRun[batch], batch)
+	})
+}
+
+func maxRunsOf(ctx context.Context, cfg suiteConfig, col *collector, batch int, next func() (batches, error)) (ingestRun, []ingestRun, error) {
 	var runs []ingestRun
 	for i := 0; i <= cfg.runs; i++ {
-		b := prepare(stream, cfg.eventsPerRun[batch], batch)
+		b, err := next()
+		if err != nil {
+			return ingestRun{}, nil, err
+		}
 		run, err := maxRate(ctx, col, b, batch, conns(batch))
 		if err != nil {
 			return ingestRun{}, nil, err
@@ -277,6 +302,12 @@ func decodeBaseline(ctx context.Context, cfg suiteConfig, r *results) error {
 		r.Decode[b], r.DecodeCPU[b] = med.Accepted, med.CPUMicros
 		logf("decode and drop batch %d: %.0f events/s, %.1f us CPU per event", b, med.Accepted, med.CPUMicros)
 	}
+	med, _, err := maxSpanRuns(ctx, cfg, col, stream, 100)
+	if err != nil {
+		return fmt.Errorf("OTLP spans: %w", err)
+	}
+	r.DecodeSpans, r.DecodeSpansCPU = med.Accepted, med.CPUMicros
+	logf("decode and drop, OTLP spans, batch 100: %.0f spans/s, %.1f us CPU per span", med.Accepted, med.CPUMicros)
 	return nil
 }
 
@@ -330,6 +361,18 @@ func ingestSuite(ctx context.Context, cfg suiteConfig, r *results) error {
 		r.IngestP50[b], r.IngestP99[b] = median(p50), median(p99)
 		logf("ingest batch %d: %.0f events/s persisted (accepted %.0f/s), %.1f us CPU per event", b, med.Persisted, med.Accepted, med.CPUMicros)
 	}
+	// The same kind of sessions as OTLP GenAI spans (POST /v1/traces).
+	med, runs, err := maxSpanRuns(ctx, cfg, col, stream, 100)
+	if err != nil {
+		return fmt.Errorf("OTLP spans: %w", err)
+	}
+	var sp50, sp99 []float64
+	for _, run := range runs {
+		ls := durations(run.Latencies)
+		sp50, sp99 = append(sp50, ls.percentile(50)), append(sp99, ls.percentile(99))
+	}
+	r.Spans = spanResult{Persisted: med.Persisted, Accepted: med.Accepted, CPUMicros: med.CPUMicros, P50MS: median(sp50), P99MS: median(sp99)}
+	logf("ingest, OTLP spans, batch 100: %.0f events/s persisted, %.1f us CPU per event", med.Persisted, med.CPUMicros)
 
 	// Latency at 50 % and 90 % of the maximum rate of batch 100, with
 	// event-to-queryable probes during the 50 % runs.
