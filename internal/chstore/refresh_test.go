@@ -150,6 +150,15 @@ func TestRefreshAfterEventsMoved(t *testing.T) {
 				_, _, found, err := s.Session(t.Context(), "p", "lonely", analytics.Options{})
 				require.NoError(t, err)
 				assert.False(t, found)
+				// The detail agrees with the list: old lost e1 (its user
+				// message), new has e1 and e2.
+				for id, want := range map[string]int64{"old": 0, "new": 2} {
+					sum, evs, found, err := s.Session(t.Context(), "p", id, analytics.Options{})
+					require.NoError(t, err)
+					require.True(t, found, id)
+					assert.Equal(t, want, sum.ConversationDepth, id)
+					assert.Len(t, evs, map[string]int{"old": 1, "new": 2}[id], id)
+				}
 			}
 			t.Run("before refresh", check)
 			require.NoError(t, s.Refresh(t.Context()))

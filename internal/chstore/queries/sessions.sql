@@ -76,11 +76,24 @@ WHERE product_id = {{.Product}}{{.SessionWhere}} AND ({{.Where}})
 
 {{/* dirty: the sessions of every copy of every event written since the watermark. */}}
 {{define "dirty"}}
+{{- if .SessionID}}
+        {{- /* One session (the detail): it is dirty when a copy of one of
+        its events, past or present, was written since the refresh. Its
+        events are found by the session (event_copies' projection), then
+        their copies by id, so the cost does not grow with the number of
+        events written since the refresh, as the full set's does. */}}
+        SELECT DISTINCT {{.SessionID}} FROM {{.DB}}.event_copies
+        WHERE product_id = {{.Product}} AND event_id IN (
+            SELECT event_id FROM {{.DB}}.event_copies
+            WHERE product_id = {{.Product}} AND session_id = {{.SessionID}})
+            AND ingested_at >= (SELECT fromUnixTimestamp64Milli(max(watermark_ms), 'UTC') FROM {{.DB}}.session_refresh)
+{{- else}}
         SELECT session_id FROM {{.DB}}.event_copies
         WHERE product_id = {{.Product}} AND event_id IN (
             SELECT event_id FROM {{.DB}}.event_copies
             WHERE product_id = {{.Product}}
                 AND ingested_at >= (SELECT fromUnixTimestamp64Milli(max(watermark_ms), 'UTC') FROM {{.DB}}.session_refresh))
+{{- end}}
 {{- end}}
 
 {{/* session_columns: what the session_summaries table stores, in its order. */}}
