@@ -29,13 +29,15 @@ func TestLoadConfig(t *testing.T) {
 
 	server := defaults()
 	server.Storage = chstore.Config{
-		Mode:        chstore.ModeServer,
-		Database:    "analytics",
-		Endpoint:    "clickhouse.internal:9440",
-		Username:    "agentpulse",
-		Password:    "not-a-real-password",
-		Secure:      true,
-		DialTimeout: 5 * time.Second,
+		Mode:     chstore.ModeServer,
+		Database: "analytics",
+		Endpoint: "clickhouse.internal:9440",
+		Username: "agentpulse",
+		Password: "not-a-real-password",
+		Secure:   true,
+		// Kept from the defaults; server mode ignores it.
+		MemoryLimitMiB: chstore.DefaultMemoryLimitMiB,
+		DialTimeout:    5 * time.Second,
 	}
 	server.Timeout = 10 * time.Second
 	queue := server.QueueConfig.Get()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -22,6 +23,12 @@ const (
 	DefaultPath        = "./agentpulse-data"
 	DefaultDatabase    = "agentpulse"
 	DefaultDialTimeout = 10 * time.Second
+	// DefaultMemoryLimitMiB bounds the embedded engine so that, with the
+	// Go heap's 512 MiB soft limit, the collector stays under 1.5 GiB.
+	DefaultMemoryLimitMiB = 640
+	// minMemoryLimitMiB is the least the embedded engine starts with:
+	// below it, its caches and one merge do not fit.
+	minMemoryLimitMiB = 256
 )
 
 // Config says where events are stored: in the embedded engine (chDB, a
@@ -33,6 +40,10 @@ type Config struct {
 	Mode string `mapstructure:"mode"`
 	// Path is the embedded engine's data directory.
 	Path string `mapstructure:"path"`
+	// MemoryLimitMiB bounds the embedded engine's memory (its caches,
+	// inserts, merges and queries); a statement that would go beyond it
+	// fails and is retried (inserts) or answered 503 (queries).
+	MemoryLimitMiB int `mapstructure:"memory_limit_mib"`
 	// Database holds the tables; it is created when missing.
 	Database string `mapstructure:"database"`
 
@@ -57,10 +68,11 @@ type Config struct {
 // NewDefaultConfig is the embedded engine in ./agentpulse-data.
 func NewDefaultConfig() Config {
 	return Config{
-		Mode:        ModeEmbedded,
-		Path:        DefaultPath,
-		Database:    DefaultDatabase,
-		DialTimeout: DefaultDialTimeout,
+		Mode:           ModeEmbedded,
+		Path:           DefaultPath,
+		MemoryLimitMiB: DefaultMemoryLimitMiB,
+		Database:       DefaultDatabase,
+		DialTimeout:    DefaultDialTimeout,
 	}
 }
 
@@ -93,6 +105,12 @@ func (c *Config) validateEmbedded() []error {
 	var errs []error
 	if c.Path == "" {
 		errs = append(errs, errors.New("path: must be set to the data directory when mode is embedded"))
+	} else if strings.ContainsAny(c.Path, "?&") {
+		// The engine takes the path in a connection string.
+		errs = append(errs, fmt.Errorf("path: %q contains ? or &, which the embedded engine cannot open; choose another directory", c.Path))
+	}
+	if c.MemoryLimitMiB < minMemoryLimitMiB {
+		errs = append(errs, fmt.Errorf("memory_limit_mib: must be at least %d (MiB) in embedded mode, got %d", minMemoryLimitMiB, c.MemoryLimitMiB))
 	}
 	serverOnly := []struct {
 		key string

@@ -14,10 +14,11 @@ func TestDefaultConfig(t *testing.T) {
 	require.NoError(t, componenttest.CheckConfigStruct(&cfg))
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, Config{
-		Mode:        "embedded",
-		Path:        "./agentpulse-data",
-		Database:    "agentpulse",
-		DialTimeout: 10 * time.Second,
+		Mode:           "embedded",
+		Path:           "./agentpulse-data",
+		MemoryLimitMiB: 640,
+		Database:       "agentpulse",
+		DialTimeout:    10 * time.Second,
 	}, cfg)
 }
 
@@ -54,6 +55,11 @@ func TestConfigValidate(t *testing.T) {
 			errs: []string{`mode: "" is not supported`}},
 		{name: "embedded without path", cfg: embedded(func(c *Config) { c.Path = "" }),
 			errs: []string{"path: must be set"}},
+		{name: "path with a query string", cfg: embedded(func(c *Config) { c.Path = "/data?mode=ro" }),
+			errs: []string{`path: "/data?mode=ro" contains ? or &`}},
+		{name: "memory limit too small", cfg: embedded(func(c *Config) { c.MemoryLimitMiB = 100 }),
+			errs: []string{"memory_limit_mib: must be at least 256 (MiB) in embedded mode, got 100"}},
+		{name: "memory limit is ignored in server mode", cfg: server(func(c *Config) { c.MemoryLimitMiB = 0 })},
 		{name: "bad database", cfg: embedded(func(c *Config) { c.Database = "my-db; DROP" }),
 			errs: []string{`database: "my-db; DROP" is not a valid name`}},
 		{name: "database starting with digit", cfg: embedded(func(c *Config) { c.Database = "1db" }),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -36,18 +38,52 @@ type embeddedEngine struct {
 	backgroundMu sync.Mutex
 }
 
-func openEmbedded(path string) (*embeddedEngine, error) {
-	s, err := chdb.NewSession(path)
+// engineSettingsFile is written into the data directory at every start:
+// the embedded engine's server settings, which only a configuration file
+// can set.
+const engineSettingsFile = "agentpulse-engine.xml"
+
+// writeEngineSettings bounds the engine's memory to limitMiB and sizes its
+// caches from it; without them the engine allows itself 90 % of the
+// machine's memory and 5 GiB of mark and index caches.
+func writeEngineSettings(path string, limitMiB int) (string, error) {
+	if err := os.MkdirAll(path, 0o750); err != nil {
+		return "", fmt.Errorf("failed to create the data directory %q: %w", path, err)
+	}
+	limit := int64(limitMiB) << 20
+	xml := fmt.Sprintf(`<clickhouse>
+    <max_server_memory_usage>%d</max_server_memory_usage>
+    <mark_cache_size>%d</mark_cache_size>
+    <index_mark_cache_size>%d</index_mark_cache_size>
+    <primary_index_cache_size>%d</primary_index_cache_size>
+</clickhouse>
+`, limit, limit/8, limit/16, limit/16)
+	file := filepath.Join(path, engineSettingsFile)
+	if err := os.WriteFile(file, []byte(xml), 0o640); err != nil {
+		return "", fmt.Errorf("failed to write the engine settings %q: %w", file, err)
+	}
+	return file, nil
+}
+
+func openEmbedded(path string, memoryLimitMiB int) (*embeddedEngine, error) {
+	settings, err := writeEngineSettings(path, memoryLimitMiB)
+	if err != nil {
+		return nil, err
+	}
+	// Every connection names the same settings: the first one opens the
+	// engine with them.
+	conn := path + "?config-file=" + settings
+	s, err := chdb.NewSession(conn)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the embedded engine at %q: %w", path, err)
 	}
 	e := &embeddedEngine{session: s, readers: make(chan chdbpurego.ChdbConn, embeddedReaders)}
-	if e.background, err = chdbpurego.NewConnectionFromConnString(path); err != nil {
+	if e.background, err = chdbpurego.NewConnectionFromConnString(conn); err != nil {
 		_ = e.close()
 		return nil, fmt.Errorf("failed to open a background connection to the embedded engine at %q: %w", path, err)
 	}
 	for range embeddedReaders {
-		c, err := chdbpurego.NewConnectionFromConnString(path)
+		c, err := chdbpurego.NewConnectionFromConnString(conn)
 		if err != nil {
 			_ = e.close()
 			return nil, fmt.Errorf("failed to open a reading connection to the embedded engine at %q: %w", path, err)

@@ -77,3 +77,34 @@ func TestConcurrentInsertsAndQueries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(writers*perWriter), funnel[0].Sessions)
 }
+
+func TestEmbeddedEngineMemoryIsBounded(t *testing.T) {
+	s := newTestStore(t)
+	got := map[string]uint64{}
+	err := s.query(t.Context(), "SELECT name, toInt64(value) FROM system.server_settings WHERE name IN "+
+		"('max_server_memory_usage', 'mark_cache_size', 'index_mark_cache_size', 'primary_index_cache_size')",
+		func(rows resultRows) error {
+			var name string
+			var v int64
+			if err := rows.Scan(&name, &v); err != nil {
+				return err
+			}
+			got[name] = uint64(v)
+			return nil
+		})
+	require.NoError(t, err)
+	limit := uint64(DefaultMemoryLimitMiB) * 1024 * 1024 // 640 MiB
+	assert.Equal(t, map[string]uint64{
+		"max_server_memory_usage":  limit,
+		"mark_cache_size":          limit / 8,
+		"index_mark_cache_size":    limit / 16,
+		"primary_index_cache_size": limit / 16,
+	}, got)
+
+	// A second component cannot ask the shared engine for another bound.
+	cfg := testConfig(s.dbName)
+	cfg.MemoryLimitMiB = 1024
+	_, err = Open(t.Context(), cfg, zap.NewNop())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "memory_limit_mib: 1024 differs from the 640 MiB of the embedded engine")
+}

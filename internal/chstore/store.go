@@ -32,6 +32,8 @@ type sharedEngine struct {
 	refs int // guarded by the registry lock
 	// path is the embedded engine's data directory; empty for a server.
 	path string
+	// memoryLimitMiB is the embedded engine's memory bound.
+	memoryLimitMiB int
 	// files are the embedded engine's Native block files.
 	files *blockFiles
 	// inflight are the inserts running on the engine.
@@ -123,18 +125,23 @@ func acquire(ctx context.Context, cfg Config, logger *zap.Logger) (*sharedEngine
 					"it holds one data directory per process; give every component the same path, "+
 					"or use a ClickHouse server", sh.key, path)
 		}
+		if sh.memoryLimitMiB != cfg.MemoryLimitMiB {
+			return nil, fmt.Errorf(
+				"memory_limit_mib: %d differs from the %d MiB of the embedded engine already open at %q; "+
+					"give every component that uses it the same value", cfg.MemoryLimitMiB, sh.memoryLimitMiB, path)
+		}
 		sh.refs++
 		return sh, nil
 	}
-	eng, err := openEmbedded(path)
+	eng, err := openEmbedded(path, cfg.MemoryLimitMiB)
 	if err != nil {
 		return nil, err
 	}
 	// Blocks left by inserts that a crash interrupted; their events are
 	// still in the exporter's queue.
 	_ = os.RemoveAll(filepath.Join(path, insertDirName))
-	logger.Info("embedded engine opened", zap.String("path", path))
-	sh := &sharedEngine{key: path, eng: eng, refs: 1, path: path,
+	logger.Info("embedded engine opened", zap.String("path", path), zap.Int("memory_limit_mib", cfg.MemoryLimitMiB))
+	sh := &sharedEngine{key: path, eng: eng, refs: 1, path: path, memoryLimitMiB: cfg.MemoryLimitMiB,
 		files: &blockFiles{dir: filepath.Join(path, insertDirName)}}
 	registry.embedded = sh
 	return sh, nil
