@@ -83,6 +83,8 @@ type refresher struct {
 	synced atomic.Int64
 	stop   chan struct{}
 	done   chan struct{}
+	// chunks counts the windows refreshed, for tests.
+	chunks atomic.Int64
 }
 
 // startRefresher returns the database's refresher, starting it when it is
@@ -184,21 +186,61 @@ func (r *refresher) refresh(ctx context.Context, force bool) (bool, error) {
 	}
 
 	start := time.Now()
-	d := &queryData{DB: r.store.db, FromMS: quoteInt(from), ToMS: quoteInt(to), Version: quoteInt(to * 2)}
-	for _, name := range []string{"refresh_tombstones", "refresh_summaries", "refresh_watermark"} {
-		sql, err := render(name, d)
+	chunks := 0
+	for from < to {
+		end, err := r.chunkEnd(ctx, from, to)
 		if err != nil {
-			return false, err
+			return chunks > 0, err
 		}
-		if err := r.store.execBackground(ctx, sql); err != nil {
-			return false, fmt.Errorf("failed to refresh session summaries (%s): %w", name, err)
+		d := &queryData{DB: r.store.db, FromMS: quoteInt(from), ToMS: quoteInt(end), Version: quoteInt(end * 2)}
+		for _, name := range []string{"refresh_tombstones", "refresh_summaries", "refresh_watermark"} {
+			sql, err := render(name, d)
+			if err != nil {
+				return chunks > 0, err
+			}
+			if err := r.store.execBackground(ctx, sql); err != nil {
+				return chunks > 0, fmt.Errorf("failed to refresh session summaries (%s): %w", name, err)
+			}
 		}
+		chunks++
+		r.chunks.Add(1)
+		from = end
 	}
 	r.lastWritten = written
 	r.markSynced(written, idle)
 	r.store.logger.Debug("Session summaries refreshed",
-		zap.String("database", r.store.dbName), zap.Int64("watermark_ms", to), zap.Duration("duration", time.Since(start)))
+		zap.String("database", r.store.dbName), zap.Int64("watermark_ms", to), zap.Int("chunks", chunks),
+		zap.Duration("duration", time.Since(start)))
 	return true, nil
+}
+
+// refreshChunkEvents bounds the events one refresh statement covers: the
+// statements hold the keys of the window's events and the summaries of
+// their sessions in memory, so a backlog (a restart after a long outage,
+// a bulk load) is refreshed in windows of at most this many events rather
+// than in one that outgrows the engine's memory bound. 7 million events
+// took 780 MiB in one window.
+var refreshChunkEvents = int64(500_000)
+
+// chunkEnd returns the end of the next window from from, at most to, that
+// holds at most refreshChunkEvents events (or is one millisecond long).
+func (r *refresher) chunkEnd(ctx context.Context, from, to int64) (int64, error) {
+	end := to
+	for end-from > 1 {
+		var n int64
+		err := r.store.query(ctx, sqlText(fmt.Sprintf(
+			"SELECT toInt64(count()) FROM %s.event_copies WHERE ingested_at >= fromUnixTimestamp64Milli(%d, 'UTC') "+
+				"AND ingested_at < fromUnixTimestamp64Milli(%d, 'UTC')", r.store.db, from, end)),
+			func(rows resultRows) error { return rows.Scan(&n) })
+		if err != nil {
+			return 0, fmt.Errorf("failed to count the events to refresh: %w", err)
+		}
+		if n <= refreshChunkEvents {
+			break
+		}
+		end = from + (end-from)/2
+	}
+	return end, nil
 }
 
 // markSynced records that every insert counted in written is summarized.

@@ -332,3 +332,35 @@ func TestSessionPagesMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshInChunks covers a backlog larger than one refresh window: it
+// is refreshed window by window, and the answers are the same as from one.
+func TestRefreshInChunks(t *testing.T) {
+	saved := refreshChunkEvents
+	refreshChunkEvents = 25
+	t.Cleanup(func() { refreshChunkEvents = saved })
+
+	s := newTestStore(t)
+	events := randomEvents(23, 40, day0)
+	// Eight inserts, each stamped with its own millisecond, then a slice
+	// of them again.
+	step := (len(events) + 7) / 8
+	for i := 0; i < len(events); i += step {
+		require.NoError(t, s.Insert(t.Context(), events[i:min(i+step, len(events))]))
+		time.Sleep(3 * time.Millisecond)
+	}
+	require.NoError(t, s.Insert(t.Context(), events[:step/2]))
+
+	r := s.shared.refreshers[s.dbName]
+	before := r.chunks.Load()
+	require.NoError(t, s.Refresh(t.Context()))
+	// Every insert but the last holds step events, more than a window of
+	// 25, yet a window never splits one millisecond: at least one window
+	// per insert.
+	require.Greater(t, step, 25)
+	assert.GreaterOrEqual(t, r.chunks.Load()-before, int64(9))
+	assert.True(t, s.refreshed())
+	all := refDedup(events, events[:step/2])
+	assertMatchesReference(t, s, all, "alpha")
+	assertMatchesReference(t, s, all, "beta")
+}
