@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +104,10 @@ type results struct {
 	Stored        countResult `json:"stored"`
 
 	Datasets []datasetResult `json:"datasets"`
+
+	// ProcessorBytesPerSession is the processor's heap per open session
+	// (BenchmarkMemoryPerOpenSession).
+	ProcessorBytesPerSession float64 `json:"processor_bytes_per_open_session"`
 }
 
 type spanResult struct {
@@ -168,6 +174,7 @@ func runSuite(ctx context.Context, args []string) error {
 		{"decode, persistent queue and drop (baseline d)", queueBaseline},
 		{"ingest", ingestSuite},
 		{"queries", querySuite},
+		{"processor state", processorState},
 	}
 	for _, s := range steps {
 		logf("== %s", s.name)
@@ -640,4 +647,31 @@ func timedGet(ctx context.Context, cl *client, path string) (float64, error) {
 		return 0, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
 	}
 	return elapsed, nil
+}
+
+var bytesPerSession = regexp.MustCompile(`([0-9.]+) bytes/session`)
+
+// processorState runs the processor's BenchmarkMemoryPerOpenSession (the
+// heap held by 100,000 open sessions, divided by their number), which needs
+// the processor's internals and so runs as a Go benchmark.
+func processorState(ctx context.Context, _ suiteConfig, r *results) error {
+	goBin := os.Getenv("GO")
+	if goBin == "" {
+		goBin = "go"
+	}
+	cmd := exec.CommandContext(ctx, goBin, "test", "-run", "^$", "-bench", "^BenchmarkMemoryPerOpenSession$",
+		"-benchtime", "3x", "./processor/agentpulseprocessor")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	m := bytesPerSession.FindSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("no bytes/session in the benchmark's output: %s", out)
+	}
+	if r.ProcessorBytesPerSession, err = strconv.ParseFloat(string(m[1]), 64); err != nil {
+		return err
+	}
+	logf("processor state: %.0f bytes per open session", r.ProcessorBytesPerSession)
+	return nil
 }
