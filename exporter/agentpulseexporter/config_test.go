@@ -100,6 +100,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, chstore.NewDefaultConfig(), cfg.Storage)
 	assert.Equal(t, 30*time.Second, cfg.Timeout)
 	assert.True(t, cfg.BackOffConfig.Enabled)
+	assert.Zero(t, cfg.BackOffConfig.MaxElapsedTime, "a storage outage is retried until it ends")
 
 	require.True(t, cfg.QueueConfig.HasValue(), "the sending queue is on")
 	queue := cfg.QueueConfig.Get()

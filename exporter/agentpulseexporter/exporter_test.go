@@ -2,6 +2,7 @@ package agentpulseexporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -250,6 +251,82 @@ func TestStoreFailuresAreRetryable(t *testing.T) {
 	err = impl.pushLogs(t.Context(), ld)
 	require.Error(t, err)
 	assert.False(t, consumererror.IsPermanent(err), "%v", err)
+}
+
+// outageExporter is the exporter as the factory builds it, with the insert
+// failing as it does while a ClickHouse server is unreachable until up is
+// set. (A server outage cannot be staged here: there is no server. The
+// failure is injected at that boundary; the store behind it is real.)
+func outageExporter(t *testing.T, cfg *Config, up *atomic.Bool, attempts *atomic.Int64) exporter.Logs {
+	t.Helper()
+	set := exportertest.NewNopSettings(metadata.Type)
+	impl, err := newEventExporter(cfg, set.TelemetrySettings)
+	require.NoError(t, err)
+	push := func(ctx context.Context, ld plog.Logs) error {
+		attempts.Add(1)
+		if !up.Load() {
+			return errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+		}
+		return impl.pushLogs(ctx, ld)
+	}
+	exp, err := exporterhelper.NewLogs(t.Context(), set, cfg, push, helperOptions(cfg, impl)...)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { assert.NoError(t, exp.Shutdown(context.Background())) })
+	return exp
+}
+
+func TestOutageIsRetriedUntilStored(t *testing.T) {
+	const outage = 1500 * time.Millisecond
+	retryFast := func(cfg *Config) {
+		cfg.BackOffConfig.InitialInterval = 20 * time.Millisecond
+		cfg.BackOffConfig.MaxInterval = 50 * time.Millisecond
+		cfg.BackOffConfig.RandomizationFactor = 0
+	}
+
+	t.Run("default: retried until storage is back", func(t *testing.T) {
+		cfg := testConfig(t)
+		retryFast(cfg)
+		var up atomic.Bool
+		var attempts atomic.Int64
+		exp := outageExporter(t, cfg, &up, &attempts)
+		time.AfterFunc(outage, func() { up.Store(true) })
+
+		events := session("bot", "during-outage", 3, 0.5)
+		start := time.Now()
+		// The request waits for its batch (wait_for_result), so it returns
+		// only once the batch is stored after the outage.
+		require.NoError(t, exp.ConsumeLogs(t.Context(), toLogs(events)))
+		assert.GreaterOrEqual(t, time.Since(start), outage)
+		// 20, 30, 45, then 50 ms apart: at least outage/50ms attempts.
+		assert.GreaterOrEqual(t, attempts.Load(), int64(outage/(50*time.Millisecond)))
+
+		s := reader(t, cfg)
+		sum, stored, found, err := s.Session(t.Context(), "bot", "during-outage", analytics.Options{})
+		require.NoError(t, err)
+		require.True(t, found)
+		assert.Len(t, stored, len(events))
+		assert.InDelta(t, 3*0.5, sum.TotalCostUSD, 1e-12)
+	})
+
+	t.Run("max_elapsed_time shorter than the outage: dropped", func(t *testing.T) {
+		cfg := testConfig(t)
+		retryFast(cfg)
+		cfg.BackOffConfig.MaxElapsedTime = 300 * time.Millisecond
+		var up atomic.Bool
+		var attempts atomic.Int64
+		exp := outageExporter(t, cfg, &up, &attempts)
+		time.AfterFunc(outage, func() { up.Store(true) })
+
+		err := exp.ConsumeLogs(t.Context(), toLogs(session("bot", "dropped", 2, 0.5)))
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "no more retries left")
+		time.Sleep(outage + 200*time.Millisecond)
+		s := reader(t, cfg)
+		_, _, found, err := s.Session(t.Context(), "bot", "dropped", analytics.Options{})
+		require.NoError(t, err)
+		assert.False(t, found, "the batch was given up, not stored later")
+	})
 }
 
 func TestStartFailsOnAnotherEmbeddedPath(t *testing.T) {

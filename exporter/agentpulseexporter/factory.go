@@ -60,11 +60,17 @@ func createDefaultConfig() component.Config {
 	timeout := exporterhelper.NewDefaultTimeoutConfig()
 	timeout.Timeout = defaultInsertTimeout
 
+	// Retry until the batch is stored: a storage outage fills the queue and
+	// the receiver then refuses new data with 503, instead of the helper's
+	// default of dropping a batch after 5 minutes of failed attempts.
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.MaxElapsedTime = 0
+
 	return &Config{
 		Storage:       chstore.NewDefaultConfig(),
 		TimeoutConfig: timeout,
 		QueueConfig:   configoptional.Some(queue),
-		BackOffConfig: configretry.NewDefaultBackOffConfig(),
+		BackOffConfig: retry,
 	}
 }
 
