@@ -227,11 +227,12 @@ var refreshChunkEvents = int64(500_000)
 func (r *refresher) chunkEnd(ctx context.Context, from, to int64) (int64, error) {
 	end := to
 	for end-from > 1 {
+		sql, err := render("refresh_window_events", &queryData{DB: r.store.db, FromMS: quoteInt(from), ToMS: quoteInt(end)})
+		if err != nil {
+			return 0, err
+		}
 		var n int64
-		err := r.store.query(ctx, sqlText(fmt.Sprintf(
-			"SELECT toInt64(count()) FROM %s.event_copies WHERE ingested_at >= fromUnixTimestamp64Milli(%d, 'UTC') "+
-				"AND ingested_at < fromUnixTimestamp64Milli(%d, 'UTC')", r.store.db, from, end)),
-			func(rows resultRows) error { return rows.Scan(&n) })
+		err = r.store.query(ctx, sql, func(rows resultRows) error { return rows.Scan(&n) })
 		if err != nil {
 			return 0, fmt.Errorf("failed to count the events to refresh: %w", err)
 		}

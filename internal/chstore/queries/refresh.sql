@@ -15,6 +15,14 @@ deleted, and one whose start moved to another hour leaves no row behind.
             AND ingested_at < fromUnixTimestamp64Milli({{.ToMS}}, 'UTC'))
 {{- end}}
 
+{{/* refresh_window_events: the events written in [.FromMS, .ToMS), to size
+a window of the refresh. */}}
+{{define "refresh_window_events"}}
+SELECT toInt64(count()) FROM {{.DB}}.event_copies
+WHERE ingested_at >= fromUnixTimestamp64Milli({{.FromMS}}, 'UTC')
+    AND ingested_at < fromUnixTimestamp64Milli({{.ToMS}}, 'UTC')
+{{- end}}
+
 {{define "refresh_tombstones"}}
 INSERT INTO {{.DB}}.session_summaries (product_id, session_id, started_ms, version, deleted)
 SELECT product_id, session_id, started_ms, {{.Version}}, 1
