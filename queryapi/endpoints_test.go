@@ -305,7 +305,7 @@ func TestHostileFilterValues(t *testing.T) {
 
 	// Values that would break naive SQL or JSON match nothing and fail
 	// nothing.
-	for _, raw := range []string{"'", `\`, "') OR ('1'='1", "\xff\xfe", "\x00", "\u200b", strings.Repeat("x", 10000)} {
+	for _, raw := range []string{"'", `\`, "') OR ('1'='1", "\xff\xfe", "\x00", "\u200b", strings.Repeat("x", 1024)} {
 		v := url.QueryEscape(raw)
 		for _, p := range []string{"topic", "outcome", "user_id"} {
 			got := get(t, base, "/v1/sessions?from=2025-01-01&"+p+"="+v, legalKey)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -131,17 +132,61 @@ func TestParameterErrors(t *testing.T) {
 		})
 	}
 
-	// Parameters an endpoint does not define are ignored, and the session
-	// detail reads no period.
-	for _, path := range []string{
-		"/v1/funnel?limit=0&offset=-1&colour=blue",
-		"/v1/economics?limit=abc",
-		"/v1/topics?offset=-3",
-	} {
-		assert.Equal(t, http.StatusOK, do(t, base, request{path: path, key: legalKey}).status, path)
+	// A parameter an endpoint does not read is refused, so a filter it does
+	// not apply is never taken for one it applied; the message names the
+	// first such parameter and lists the endpoint's own.
+	unknown := []struct {
+		path, message string
+	}{
+		{"/v1/funnel?limit=0&offset=-1&colour=blue", "colour: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic"},
+		{"/v1/economics?user_id=u1", "user_id: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic"},
+		{"/v1/topics?offset=-3", "offset: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic, limit"},
+		{"/v1/sessions?cursor=abc", "cursor: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic, outcome, user_id, limit, offset"},
+		{"/v1/sessions/s1?from=yesterday", "from: not a parameter of this endpoint; accepted parameters are product_id"},
+		{"/v1/sessions?From=2025-05-01", "From: not a parameter"},
 	}
-	r := do(t, base, request{path: "/v1/sessions/s1?from=yesterday", key: legalKey})
+	for _, tt := range unknown {
+		r := do(t, base, request{path: tt.path, key: legalKey})
+		assertError(t, r, http.StatusBadRequest, "invalid_parameter", tt.message)
+	}
+
+	// A query string that is not URL encoding is refused whole, rather than
+	// read without the parameter it garbles.
+	for _, path := range []string{"/v1/sessions?from=%ZZ", "/v1/funnel?topic=a%", "/v1/sessions/s1?product_id=%zz"} {
+		r := do(t, base, request{path: path, key: legalKey})
+		assertError(t, r, http.StatusBadRequest, "invalid_parameter", "query string: invalid URL escape")
+	}
+
+	// Filter values longer than any stored value are refused with their
+	// bound, one byte past it; at the bound they are a plain filter.
+	long := []struct {
+		param string
+		max   int
+	}{{"topic", 4096}, {"outcome", 4096}, {"user_id", 1024}}
+	for _, tt := range long {
+		at := "/v1/sessions?" + tt.param + "=" + strings.Repeat("%27", tt.max)
+		got := get(t, base, at, legalKey)
+		assertJSON(t, map[string]any{"sessions": []any{}, "total": 0, "limit": 50, "offset": 0}, got)
+		r := do(t, base, request{path: at + "%27", key: legalKey})
+		assertError(t, r, http.StatusBadRequest, "invalid_parameter",
+			fmt.Sprintf("%s: %d bytes long, accepted values are at most %d bytes", tt.param, tt.max+1, tt.max))
+	}
+	for _, path := range []string{"/v1/funnel", "/v1/economics", "/v1/topics"} {
+		assert.Equal(t, http.StatusOK, do(t, base, request{path: path + "?topic=" + strings.Repeat("%27", 4096), key: legalKey}).status, path)
+	}
+	r := do(t, base, request{path: "/v1/sessions/" + strings.Repeat("s", 1024), key: legalKey})
 	assertError(t, r, http.StatusNotFound, "not_found")
+	r = do(t, base, request{path: "/v1/sessions/" + strings.Repeat("s", 1025), key: legalKey})
+	assertError(t, r, http.StatusBadRequest, "invalid_parameter", "session id: 1025 bytes long, accepted values are at most 1024 bytes")
+
+	// The largest offsets are pages past the end, not errors.
+	for _, offset := range []int64{math.MaxInt64, math.MaxInt64 - 49} {
+		got := get(t, base, fmt.Sprintf("/v1/sessions?offset=%d", offset), legalKey)
+		assertJSON(t, map[string]any{"sessions": []any{}, "total": 0, "limit": 50, "offset": offset}, got)
+		assert.Contains(t, string(got), fmt.Sprintf(`"offset":%d`, offset))
+	}
+	r = do(t, base, request{path: "/v1/sessions?offset=9223372036854775808", key: legalKey})
+	assertError(t, r, http.StatusBadRequest, "invalid_parameter", `offset: got "9223372036854775808", accepted values are integers from 0 to 9223372036854775807`)
 }
 
 func TestRouting(t *testing.T) {

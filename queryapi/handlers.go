@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/agentpulse/agentpulse/internal/analytics"
 	"github.com/agentpulse/agentpulse/internal/apiserver"
 	"github.com/agentpulse/agentpulse/internal/auth"
+	"github.com/agentpulse/agentpulse/internal/event"
 )
 
 // retryAfterSeconds is the Retry-After of a 503 answer.
@@ -57,12 +60,13 @@ type query struct {
 	period  period
 	filter  analytics.Filter
 	opts    analytics.Options
+	params  url.Values
 }
 
-// begin authenticates the request and reads the parameters the query
-// endpoints share; the period only when withPeriod is set. When it returns
-// false the error answer has been written.
-func (a *api) begin(w http.ResponseWriter, r *http.Request, withPeriod bool) (query, bool) {
+// begin authenticates the request, refuses parameters outside accepted and
+// reads the ones the query endpoints share; the period only when withPeriod
+// is set. When it returns false the error answer has been written.
+func (a *api) begin(w http.ResponseWriter, r *http.Request, accepted []string, withPeriod bool) (query, bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	principal, err := a.keys.Authenticate(r)
 	if err != nil {
@@ -70,7 +74,11 @@ func (a *api) begin(w http.ResponseWriter, r *http.Request, withPeriod bool) (qu
 		return query{}, false
 	}
 
-	q := r.URL.Query()
+	q, err := parseQuery(r.URL.RawQuery, accepted)
+	if err != nil {
+		writeParamError(w, err)
+		return query{}, false
+	}
 	product, denied := a.product(principal, q.Get("product_id"))
 	if denied != nil {
 		apiserver.WriteError(w, denied.status, denied.code, denied.message)
@@ -95,7 +103,8 @@ func (a *api) begin(w http.ResponseWriter, r *http.Request, withPeriod bool) (qu
 			To:        p.to,
 			Topic:     q.Get("topic"),
 		},
-		opts: a.cfg.options(product, now),
+		opts:   a.cfg.options(product, now),
+		params: q,
 	}, true
 }
 
@@ -186,7 +195,7 @@ type funnelAnswer struct {
 
 func (a *api) funnel(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	q, ok := a.begin(w, r, true)
+	q, ok := a.begin(w, r, funnelParams, true)
 	if !ok {
 		return
 	}
@@ -200,6 +209,10 @@ func (a *api) funnel(w http.ResponseWriter, r *http.Request) {
 	}
 	if stages == nil {
 		stages = []analytics.StageCount{}
+	}
+	for i := range stages {
+		stages[i].ConversionFromPrevious = tidy(stages[i].ConversionFromPrevious)
+		stages[i].ConversionFromStart = tidy(stages[i].ConversionFromStart)
 	}
 	a.debug(r, q, start, len(stages))
 	apiserver.WriteJSON(w, http.StatusOK, funnelAnswer{
@@ -219,11 +232,11 @@ type sessionsAnswer struct {
 
 func (a *api) sessions(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	q, ok := a.begin(w, r, true)
+	q, ok := a.begin(w, r, sessionsParams, true)
 	if !ok {
 		return
 	}
-	params := r.URL.Query()
+	params := q.params
 	limit, err := parseLimit(params, defaultSessionsLimit)
 	if err != nil {
 		writeParamError(w, err)
@@ -261,11 +274,16 @@ type sessionAnswer struct {
 
 func (a *api) session(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	q, ok := a.begin(w, r, false)
+	q, ok := a.begin(w, r, sessionParams, false)
 	if !ok {
 		return
 	}
 	id := r.PathValue("id")
+	if len(id) > event.MaxIDBytes {
+		writeParamError(w, &paramError{param: "session id", msg: fmt.Sprintf(
+			"%d bytes long, accepted values are at most %d bytes (no longer session_id is stored)", len(id), event.MaxIDBytes)})
+		return
+	}
 	ctx, cancel := a.context(r)
 	defer cancel()
 
@@ -296,7 +314,7 @@ type economicsAnswer struct {
 
 func (a *api) economics(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	q, ok := a.begin(w, r, true)
+	q, ok := a.begin(w, r, economicsParams, true)
 	if !ok {
 		return
 	}
@@ -311,6 +329,7 @@ func (a *api) economics(w http.ResponseWriter, r *http.Request) {
 	if e.RevenueByCurrency == nil {
 		e.RevenueByCurrency = map[string]float64{}
 	}
+	tidyEconomics(&e)
 	a.debug(r, q, start, 1)
 	apiserver.WriteJSON(w, http.StatusOK, economicsAnswer{
 		ProductID: q.product,
@@ -326,11 +345,11 @@ type topicsAnswer struct {
 
 func (a *api) topics(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	q, ok := a.begin(w, r, true)
+	q, ok := a.begin(w, r, topicsParams, true)
 	if !ok {
 		return
 	}
-	limit, err := parseLimit(r.URL.Query(), defaultTopicsLimit)
+	limit, err := parseLimit(q.params, defaultTopicsLimit)
 	if err != nil {
 		writeParamError(w, err)
 		return
@@ -346,12 +365,52 @@ func (a *api) topics(w http.ResponseWriter, r *http.Request) {
 	if rows == nil {
 		rows = []analytics.TopicRow{}
 	}
+	for i := range rows {
+		t := &rows[i]
+		for _, v := range []*float64{&t.RevenueUSD, &t.TotalCostUSD, &t.MarginUSD, &t.ConversionRate, &t.AvgConversationDepth} {
+			*v = tidy(*v)
+		}
+	}
 	a.debug(r, q, start, len(rows))
 	apiserver.WriteJSON(w, http.StatusOK, topicsAnswer{Topics: rows})
 }
 
-// normalizeSummary writes empty lists and objects rather than null.
+// tidy rounds a sum or a ratio to 15 significant digits, the precision a
+// float64 sum of prices keeps, so that 0.01436 is not written as
+// 0.014360000000000001.
+func tidy(x float64) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 15, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
+}
+
+// tidyEconomics rounds every money figure and ratio of e.
+func tidyEconomics(e *analytics.Economics) {
+	for _, v := range []*float64{
+		&e.TotalRevenueUSD, &e.TotalCostUSD, &e.LLMCostUSD, &e.ToolCostUSD, &e.GrossMarginUSD,
+		&e.AvgRevenuePerSess, &e.AvgCostPerSession, &e.AvgMarginPerSession, &e.CacheSavingsUSD,
+		e.GrossMarginPct, e.CostPerConversion,
+	} {
+		if v != nil {
+			*v = tidy(*v)
+		}
+	}
+	for k, v := range e.RevenueByCurrency {
+		e.RevenueByCurrency[k] = tidy(v)
+	}
+}
+
+// normalizeSummary writes empty lists and objects rather than null, and
+// rounds the money sums.
 func normalizeSummary(s *analytics.SessionSummary) {
+	for _, v := range []*float64{&s.TotalCostUSD, &s.RevenueUSD, &s.MarginUSD, &s.CacheSavingsUSD} {
+		*v = tidy(*v)
+	}
 	if s.Outcomes == nil {
 		s.Outcomes = []string{}
 	}

@@ -2,10 +2,14 @@ package queryapi
 
 import (
 	"fmt"
+	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentpulse/agentpulse/internal/event"
 )
 
 // defaultPeriod is the period a query covers when it names no bound.
@@ -17,6 +21,57 @@ const (
 	defaultTopicsLimit   = 20
 	maxLimit             = 1000
 )
+
+// Bounds of filter values. An id longer than event.MaxIDBytes is never
+// stored, so it cannot match; a topic or an outcome longer than
+// maxFilterBytes is refused rather than written into a statement the store
+// may refuse for its size.
+const maxFilterBytes = 4096
+
+// Parameters each endpoint reads; any other is refused, so that a filter an
+// endpoint does not apply (user_id on /v1/economics, say) is not mistaken
+// for one it applied.
+var (
+	periodParams    = []string{"product_id", "from", "to", "topic"}
+	funnelParams    = periodParams
+	economicsParams = periodParams
+	topicsParams    = append(slices.Clip(periodParams), "limit")
+	sessionsParams  = append(slices.Clip(periodParams), "outcome", "user_id", "limit", "offset")
+	sessionParams   = []string{"product_id"}
+)
+
+// parseQuery reads a request's query string strictly: bad URL encoding and a
+// parameter the endpoint does not read are errors.
+func parseQuery(raw string, accepted []string) (url.Values, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, &paramError{param: "query string", msg: fmt.Sprintf(
+			"%v; escape reserved characters in values as %%XX", err)}
+	}
+	unknown := make([]string, 0, len(q))
+	for k := range q {
+		if !slices.Contains(accepted, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, &paramError{param: unknown[0], msg: fmt.Sprintf(
+			"not a parameter of this endpoint; accepted parameters are %s", strings.Join(accepted, ", "))}
+	}
+	for _, p := range []string{"topic", "outcome"} {
+		if v := q.Get(p); len(v) > maxFilterBytes {
+			return nil, &paramError{param: p, msg: fmt.Sprintf(
+				"%d bytes long, accepted values are at most %d bytes", len(v), maxFilterBytes)}
+		}
+	}
+	if v := q.Get("user_id"); len(v) > event.MaxIDBytes {
+		return nil, &paramError{param: "user_id", msg: fmt.Sprintf(
+			"%d bytes long, accepted values are at most %d bytes (no longer user_id is stored)", len(v), event.MaxIDBytes)}
+	}
+
+	return q, nil
+}
 
 // dateLayout is the bare-date form accepted by from and to.
 const dateLayout = "2006-01-02"
@@ -110,11 +165,11 @@ func parseOffset(q url.Values) (int, error) {
 	if v == "" {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
 		return 0, &paramError{param: "offset", msg: fmt.Sprintf(
-			"got %q, accepted values are integers from 0", v)}
+			"got %q, accepted values are integers from 0 to %d", v, int64(math.MaxInt64))}
 	}
 
-	return n, nil
+	return int(n), nil
 }

@@ -1,12 +1,16 @@
 package queryapi
 
 import (
+	"encoding/json"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentpulse/agentpulse/internal/analytics"
 )
 
 func TestParsePeriod(t *testing.T) {
@@ -180,4 +184,45 @@ func TestParseLimitAndOffset(t *testing.T) {
 			assert.Equal(t, tt.offset, offset)
 		})
 	}
+}
+
+func TestTidy(t *testing.T) {
+	// Sums of prices pick up float noise in the last digits; the answers
+	// write them rounded to 15 significant digits. The sums are taken at
+	// run time: Go folds constant expressions exactly.
+	a, b, c, d, e := 0.1, 0.2, 0.00436, 0.01, 0.7
+	require.Equal(t, "0.30000000000000004", strconv.FormatFloat(a+b, 'g', -1, 64), "the inputs below have noise to remove")
+	require.Equal(t, "0.014360000000000001", strconv.FormatFloat(c+d, 'g', -1, 64))
+	require.Equal(t, "0.7999999999999999", strconv.FormatFloat(a+e, 'g', -1, 64))
+	for _, tt := range []struct {
+		x    float64
+		want string
+	}{
+		{a + b, "0.3"},
+		{c + d, "0.01436"},
+		{1e12 - 10*a, "999999999999"}, // large sums keep their cents
+		{1e11 + e, "100000000000.7"},
+		{-(a + b), "-0.3"}, // margins can be negative
+		{d / 3, "0.00333333333333333"},
+		{0, "0"},
+		{1e-12, "1e-12"},
+	} {
+		got, err := json.Marshal(tidy(tt.x))
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, string(got), "%v", tt.x)
+	}
+
+	s := analytics.SessionSummary{TotalCostUSD: c + d, RevenueUSD: a + b, MarginUSD: (a + b) - (c + d), CacheSavingsUSD: a + e}
+	normalizeSummary(&s)
+	got, err := json.Marshal(map[string]float64{"cost": s.TotalCostUSD, "revenue": s.RevenueUSD, "margin": s.MarginUSD, "saved": s.CacheSavingsUSD})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"cost": 0.01436, "revenue": 0.3, "margin": 0.28564, "saved": 0.8}`, string(got))
+
+	pct, per := d/3, a+b
+	econ := analytics.Economics{TotalCostUSD: a + b, GrossMarginPct: &pct, CostPerConversion: &per, RevenueByCurrency: map[string]float64{"EUR": a + e}}
+	tidyEconomics(&econ)
+	assert.Equal(t, 0.3, econ.TotalCostUSD)
+	assert.Equal(t, 0.00333333333333333, *econ.GrossMarginPct)
+	assert.Equal(t, 0.3, *econ.CostPerConversion)
+	assert.Equal(t, 0.8, econ.RevenueByCurrency["EUR"])
 }

@@ -382,7 +382,10 @@ func (s *Store) Sessions(
 	d.Limit = quoteInt(int64(limit))
 	d.Offset = quoteInt(int64(offset))
 	paged := *d
-	if head := int64(offset) + int64(limit); head <= maxHeadRows {
+	// Compared without adding, which could overflow for an offset near
+	// the largest integer.
+	if int64(offset) <= maxHeadRows-int64(limit) {
+		head := int64(offset) + int64(limit)
 		// The page is among the head newest sessions: the ones that start
 		// at or after the head-th newest. Ties at that time are all kept,
 		// so the order by session_id below them stays exact.

@@ -1,6 +1,7 @@
 package chstore
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -424,6 +425,14 @@ func TestSessionsPaginationAndTies(t *testing.T) {
 	assert.Empty(t, list)
 	assert.NotNil(t, list)
 	assert.Equal(t, int64(len(want)), total, "a page past the end still reports the total")
+
+	// offset + limit past the largest integer: still a page past the end.
+	for _, offset := range []int{math.MaxInt64, math.MaxInt64 - 1000} {
+		list, total, err = s.Sessions(t.Context(), f, analytics.Options{}, 1000, offset)
+		require.NoError(t, err, "offset %d", offset)
+		assert.Empty(t, list)
+		assert.Equal(t, int64(len(want)), total)
+	}
 
 	list, total, err = s.Sessions(t.Context(), analytics.Filter{ProductID: "p", UserID: "u2"}, analytics.Options{}, 5, 0)
 	require.NoError(t, err)
