@@ -5,6 +5,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -83,10 +84,44 @@ func WriteAuthError(w http.ResponseWriter, err error) {
 	WriteError(w, http.StatusUnauthorized, CodeUnauthorized, err.Error())
 }
 
+type encodingKey struct{}
+
+// KeepContentEncoding wraps a server's handler (confighttp's middleware
+// included) so that the handler inside can still learn the body's
+// Content-Encoding after the middleware has removed the header.
+func KeepContentEncoding(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if enc := r.Header.Get("Content-Encoding"); enc != "" {
+			r = r.WithContext(context.WithValue(r.Context(), encodingKey{}, enc))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ContentEncoding is the Content-Encoding the client sent, "" for none or
+// identity.
+func ContentEncoding(r *http.Request) string {
+	enc, _ := r.Context().Value(encodingKey{}).(string)
+	if enc == "" {
+		enc = r.Header.Get("Content-Encoding")
+	}
+	enc = strings.ToLower(strings.TrimSpace(enc))
+	if enc == "identity" {
+		return ""
+	}
+	return enc
+}
+
+// BadEncoding describes a body that could not be decompressed as its
+// Content-Encoding says.
+func BadEncoding(r *http.Request, cause string) string {
+	return fmt.Sprintf("the body is not valid %s, as its Content-Encoding says: %s", ContentEncoding(r), cause)
+}
+
 // MiddlewareErrorHandler answers the errors of confighttp's middleware
 // (decompression, body size) with the JSON envelope. Pass it to ToServer
 // with confighttp.WithErrorHandler.
-func MiddlewareErrorHandler(w http.ResponseWriter, _ *http.Request, msg string, status int) {
+func MiddlewareErrorHandler(w http.ResponseWriter, r *http.Request, msg string, status int) {
 	code := CodeInvalidRequest
 	switch {
 	case strings.HasPrefix(msg, "unsupported Content-Encoding"):
@@ -95,6 +130,10 @@ func MiddlewareErrorHandler(w http.ResponseWriter, _ *http.Request, msg string, 
 		code = CodePayloadTooLarge
 	case status >= 500:
 		code = CodeInternal
+	case status == http.StatusBadRequest && ContentEncoding(r) != "":
+		// The decompressor's own words ("gzip: invalid header") do not
+		// say which part of the request is wrong.
+		msg = BadEncoding(r, msg)
 	}
 	WriteError(w, status, code, msg)
 }

@@ -73,6 +73,19 @@ var (
 	keepWhole = map[string]bool{"model": true}
 )
 
+// stringProps are the properties of each event type that the contract says
+// are strings; another JSON type there is an error, not a value to store.
+var stringProps = map[string][]string{
+	event.TypeMessageUser:  {"content"},
+	event.TypeMessageAgent: {"content"},
+	event.TypeLLMCall:      {"model", "provider"},
+	event.TypeToolCall:     {"tool_name"},
+	event.TypeCacheHit:     {"cache_name"},
+	event.TypeFeedbackExpl: {"value"},
+	event.TypeFeedbackImpl: {"value"},
+	event.TypeSessionEnd:   {"reason"},
+}
+
 // decodeBatch reads a body of the form {"events": [...]}. Valid events are
 // returned; each invalid one is described in the rejections. product is the
 // key's product: an event naming another one refuses the whole request.
@@ -312,6 +325,13 @@ func checkProperties(e *event.Event, maxString int) []string {
 		}
 		p["currency"] = cur
 	}
+	for _, k := range stringProps[e.EventType] {
+		if v, ok := p[k]; ok && v != nil {
+			if _, isString := v.(string); !isString {
+				errs = append(errs, fmt.Sprintf("%s must be a string, got %s", k, jsonKind(v)))
+			}
+		}
+	}
 	if v, ok := p["status"]; ok && v != nil && v != "ok" && v != "error" {
 		errs = append(errs, fmt.Sprintf("status must be ok or error, got %s", short(fmt.Sprint(v))))
 	}
@@ -351,6 +371,24 @@ func depth(v any, d int) int {
 }
 
 // describe shows a JSON value in an error message.
+// jsonKind names the JSON type of a decoded value, with the value when it is
+// short.
+func jsonKind(v any) string {
+	switch x := v.(type) {
+	case json.Number:
+		return "the number " + short(x.String())
+	case int64, float64:
+		return fmt.Sprintf("the number %v", x)
+	case bool:
+		return fmt.Sprintf("the boolean %t", x)
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return describe(v)
+}
+
 func describe(v any) string {
 	if v == nil {
 		return "null"

@@ -85,6 +85,13 @@ func TestDecodeRejections(t *testing.T) {
 		{"year 1400", `{"event_id":"e","event_type":"message.user","timestamp":"1400-01-01T00:00:00Z","user_id":"u"}`, "outside the years 1900 to 2299"},
 		{"year 0001", `{"event_id":"e","event_type":"message.user","timestamp":"0001-01-01T00:00:00Z","user_id":"u"}`, "outside the years 1900 to 2299"},
 		{"deep nesting", base(`,"properties":{"x":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`), "properties.x nests deeper than 16 levels"},
+		{"model a number", `{"event_id":"e","event_type":"action.llm_call","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"model":42}}`, "model must be a string, got the number 42"},
+		{"provider an object", `{"event_id":"e","event_type":"action.llm_call","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"model":"gpt-4o","provider":{"name":"openai"}}}`, "provider must be a string, got an object"},
+		{"content a number", `{"event_id":"e","event_type":"message.user","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"content":123}}`, "content must be a string, got the number 123"},
+		{"tool name an array", `{"event_id":"e","event_type":"action.tool_call","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"tool_name":["search"]}}`, "tool_name must be a string, got an array"},
+		{"cache name a boolean", `{"event_id":"e","event_type":"action.cache_hit","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"cache_name":true}}`, "cache_name must be a string, got the boolean true"},
+		{"feedback value an object", `{"event_id":"e","event_type":"feedback.explicit","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"value":{"x":1}}}`, "value must be a string, got an object"},
+		{"end reason a number", `{"event_id":"e","event_type":"session.end","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"reason":5}}`, "reason must be a string, got the number 5"},
 		{"long id", `{"event_id":"` + strings.Repeat("x", maxIDBytes+1) + `","event_type":"message.user","timestamp":"2026-03-06T10:00:00Z","user_id":"u"}`, "event_id is longer than 1024 bytes"},
 	}
 	for _, tt := range tests {
@@ -93,6 +100,19 @@ func TestDecodeRejections(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.reason)
 		})
+	}
+}
+
+func TestDecodeStringPropertiesOfOtherTypes(t *testing.T) {
+	// The contract's strings are strings only for their own event type: an
+	// outcome's properties are free, and null stands for absent.
+	for _, ev := range []string{
+		`{"event_id":"e","event_type":"outcome.booked","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"value":{"x":1},"reason":5,"model":42}}`,
+		`{"event_id":"e","event_type":"action.llm_call","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"model":null,"content":7}}`,
+		`{"event_id":"e","event_type":"session.end","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"reason":"converted"}}`,
+	} {
+		_, err := decodeOne(t, ev)
+		assert.NoError(t, err, ev)
 	}
 }
 

@@ -109,6 +109,7 @@ func (r *agentpulseReceiver) Start(ctx context.Context, host component.Host) err
 		_ = ln.Close()
 		return fmt.Errorf("failed to create the HTTP server: %w", err)
 	}
+	r.server.Handler = apiserver.KeepContentEncoding(r.server.Handler)
 	r.set.Logger.Info("Listening for AgentPulse events", zap.String("endpoint", ln.Addr().String()))
 	r.shutdown.Add(1)
 	go func() {
@@ -237,7 +238,7 @@ func (r *agentpulseReceiver) readBody(req *http.Request) ([]byte, int, error) {
 	case "gzip":
 		gz, err := gzip.NewReader(req.Body)
 		if err != nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("body is not valid gzip: %w", err)
+			return nil, http.StatusBadRequest, errors.New(apiserver.BadEncoding(req, err.Error()))
 		}
 		defer gz.Close()
 		src = gz
@@ -250,6 +251,9 @@ func (r *agentpulseReceiver) readBody(req *http.Request) ([]byte, int, error) {
 	switch {
 	case errors.As(err, &maxErr):
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes", maxErr.Limit)
+	case err != nil && apiserver.ContentEncoding(req) != "":
+		// The shared middleware decompresses as the body is read.
+		return nil, http.StatusBadRequest, errors.New(apiserver.BadEncoding(req, err.Error()))
 	case err != nil:
 		return nil, http.StatusBadRequest, fmt.Errorf("failed to read the body: %w", err)
 	case int64(len(body)) > limit:

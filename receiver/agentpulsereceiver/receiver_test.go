@@ -212,8 +212,20 @@ func TestIngestGzip(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, a.status)
 	assert.Len(t, records(sink), 2)
 
-	a = post(t, url, []byte("not gzip at all"), map[string]string{"X-API-Key": productKey, "Content-Encoding": "gzip"})
-	assert.Equal(t, http.StatusBadRequest, a.status)
+	// A body that is not gzip, or a gzip stream cut short, is a 400 that
+	// says the body does not match its Content-Encoding.
+	buf.Reset()
+	gz = gzip.NewWriter(&buf)
+	_, _ = gz.Write(batch(msg("g3", ts)))
+	require.NoError(t, gz.Close())
+	for _, body := range [][]byte{[]byte("not gzip at all"), buf.Bytes()[:buf.Len()/2]} {
+		a = post(t, url, body, map[string]string{"X-API-Key": productKey, "Content-Encoding": "gzip"})
+		assert.Equal(t, http.StatusBadRequest, a.status)
+		assert.Equal(t, "invalid_request", errCode(a))
+		e, _ := a.body["error"].(map[string]any)
+		assert.Contains(t, e["message"], "the body is not valid gzip, as its Content-Encoding says", "%v", a.body)
+	}
+	assert.Len(t, records(sink), 2)
 }
 
 type failingConsumer struct{ err error }
