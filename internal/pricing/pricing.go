@@ -69,8 +69,10 @@ func Parse(b []byte) (*Table, error) {
 	t := &Table{prices: make(map[string]Price, len(f.Models))}
 	var errs []error
 	for _, m := range f.Models {
-		if err := m.Price.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("model %q: %w", m.Model, err))
+		if problems := m.Price.Problems(); len(problems) > 0 {
+			for _, err := range problems {
+				errs = append(errs, fmt.Errorf("model %q: %w", m.Model, err))
+			}
 			continue
 		}
 		t.Set(m.Model, m.Price)
@@ -81,16 +83,19 @@ func Parse(b []byte) (*Table, error) {
 	return t, errors.Join(errs...)
 }
 
-// Validate reports negative or non-finite rates.
-func (p Price) Validate() error {
-	for name, v := range map[string]float64{
-		"input": p.Input, "cached_input": p.CachedInput, "cache_write": p.CacheWrite, "output": p.Output,
-	} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s must be a finite number >= 0, got %v", name, v)
+// Problems lists every negative or non-finite rate, in the order of the
+// configuration's fields.
+func (p Price) Problems() []error {
+	var errs []error
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"input", p.Input}, {"cached_input", p.CachedInput}, {"cache_write", p.CacheWrite}, {"output", p.Output}} {
+		if r.v < 0 || math.IsNaN(r.v) || math.IsInf(r.v, 0) {
+			errs = append(errs, fmt.Errorf("%s must be a finite number >= 0, got %v", r.name, r.v))
 		}
 	}
-	return nil
+	return errs
 }
 
 // Set adds or replaces the price of a model.

@@ -203,8 +203,10 @@ func (pc PricingConfig) table() (*pricing.Table, []error) {
 			errs = append(errs, fmt.Errorf("pricing::models: %q would never match, because model names are looked up without provider prefixes and region tags: use %q", name, cands[0]))
 			continue
 		}
-		if err := p.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("pricing::models::%s: %w", name, err))
+		if problems := p.Problems(); len(problems) > 0 {
+			for _, err := range problems {
+				errs = append(errs, fmt.Errorf("pricing::models::%s: %w", name, err))
+			}
 			continue
 		}
 		tbl.Set(name, p)

@@ -118,7 +118,7 @@ func TestValidate(t *testing.T) {
 			modify: func(c *Config) {
 				c.Pricing.File = filepath.Join("testdata", "missing.json")
 				c.Pricing.Models = map[string]ModelPrice{
-					"neg":            {Input: -1, Output: 1},
+					"neg":            {Input: -1, Output: math.NaN()},
 					"inf":            {Input: 1, Output: math.Inf(1)},
 					"openai/my-tune": {Input: 1, Output: 1},
 					" ":              {Input: 1},
@@ -127,6 +127,7 @@ func TestValidate(t *testing.T) {
 			errs: []string{
 				"pricing::file: failed to read price table: open testdata/missing.json",
 				"pricing::models::neg: input must be a finite number >= 0, got -1",
+				"pricing::models::neg: output must be a finite number >= 0, got NaN",
 				"pricing::models::inf: output must be a finite number >= 0, got +Inf",
 				`pricing::models: "openai/my-tune" would never match, because model names are looked up without provider prefixes and region tags: use "my-tune"`,
 				`pricing::models: a model name must not be blank, got " "`,
