@@ -138,12 +138,14 @@ func TestParameterErrors(t *testing.T) {
 	unknown := []struct {
 		path, message string
 	}{
-		{"/v1/funnel?limit=0&offset=-1&colour=blue", "colour: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic"},
+		{"/v1/funnel?limit=0&offset=-1&colour=blue", "colour, limit, offset: not parameters of this endpoint; accepted parameters are product_id, from, to, topic"},
 		{"/v1/economics?user_id=u1", "user_id: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic"},
 		{"/v1/topics?offset=-3", "offset: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic, limit"},
 		{"/v1/sessions?cursor=abc", "cursor: not a parameter of this endpoint; accepted parameters are product_id, from, to, topic, outcome, user_id, limit, offset"},
 		{"/v1/sessions/s1?from=yesterday", "from: not a parameter of this endpoint; accepted parameters are product_id"},
 		{"/v1/sessions?From=2025-05-01", "From: not a parameter"},
+		{"/v1/topics?foo=1&bar=2&limit=3", "bar, foo: not parameters of this endpoint; accepted parameters are product_id, from, to, topic, limit"},
+		{"/v1/funnel?=x", `"": not a parameter of this endpoint`},
 	}
 	for _, tt := range unknown {
 		r := do(t, base, request{path: tt.path, key: legalKey})

@@ -365,12 +365,7 @@ func (a *api) topics(w http.ResponseWriter, r *http.Request) {
 	if rows == nil {
 		rows = []analytics.TopicRow{}
 	}
-	for i := range rows {
-		t := &rows[i]
-		for _, v := range []*float64{&t.RevenueUSD, &t.TotalCostUSD, &t.MarginUSD, &t.ConversionRate, &t.AvgConversationDepth} {
-			*v = tidy(*v)
-		}
-	}
+	tidyTopics(rows)
 	a.debug(r, q, start, len(rows))
 	apiserver.WriteJSON(w, http.StatusOK, topicsAnswer{Topics: rows})
 }
@@ -389,10 +384,36 @@ func tidy(x float64) float64 {
 	return r
 }
 
-// tidyEconomics rounds every money figure and ratio of e.
+// margin is revenue minus cost, both rounded first: a margin computed from
+// unrounded sums keeps their noise (-5.55e-17 where revenue equals cost),
+// which rounding to significant digits cannot remove.
+func margin(revenue, cost float64) float64 {
+	return tidy(tidy(revenue) - tidy(cost))
+}
+
+// tidyTopics rounds the money figures and ratios of each row.
+func tidyTopics(rows []analytics.TopicRow) {
+	for i := range rows {
+		t := &rows[i]
+		t.MarginUSD = margin(t.RevenueUSD, t.TotalCostUSD)
+		for _, v := range []*float64{&t.RevenueUSD, &t.TotalCostUSD, &t.ConversionRate, &t.AvgConversationDepth} {
+			*v = tidy(*v)
+		}
+	}
+}
+
+// tidyEconomics rounds every money figure and ratio of e, and derives the
+// margin figures again from the rounded revenue and cost.
 func tidyEconomics(e *analytics.Economics) {
+	e.GrossMarginUSD = margin(e.TotalRevenueUSD, e.TotalCostUSD)
+	if e.GrossMarginPct != nil && e.TotalRevenueUSD != 0 {
+		*e.GrossMarginPct = e.GrossMarginUSD / tidy(e.TotalRevenueUSD)
+	}
+	if e.Sessions > 0 {
+		e.AvgMarginPerSession = e.GrossMarginUSD / float64(e.Sessions)
+	}
 	for _, v := range []*float64{
-		&e.TotalRevenueUSD, &e.TotalCostUSD, &e.LLMCostUSD, &e.ToolCostUSD, &e.GrossMarginUSD,
+		&e.TotalRevenueUSD, &e.TotalCostUSD, &e.LLMCostUSD, &e.ToolCostUSD,
 		&e.AvgRevenuePerSess, &e.AvgCostPerSession, &e.AvgMarginPerSession, &e.CacheSavingsUSD,
 		e.GrossMarginPct, e.CostPerConversion,
 	} {
@@ -408,7 +429,8 @@ func tidyEconomics(e *analytics.Economics) {
 // normalizeSummary writes empty lists and objects rather than null, and
 // rounds the money sums.
 func normalizeSummary(s *analytics.SessionSummary) {
-	for _, v := range []*float64{&s.TotalCostUSD, &s.RevenueUSD, &s.MarginUSD, &s.CacheSavingsUSD} {
+	s.MarginUSD = margin(s.RevenueUSD, s.TotalCostUSD)
+	for _, v := range []*float64{&s.TotalCostUSD, &s.RevenueUSD, &s.CacheSavingsUSD} {
 		*v = tidy(*v)
 	}
 	if s.Outcomes == nil {

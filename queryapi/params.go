@@ -56,8 +56,17 @@ func parseQuery(raw string, accepted []string) (url.Values, error) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return nil, &paramError{param: unknown[0], msg: fmt.Sprintf(
-			"not a parameter of this endpoint; accepted parameters are %s", strings.Join(accepted, ", "))}
+		for i, k := range unknown {
+			if k == "" {
+				unknown[i] = `""`
+			}
+		}
+		what := "not a parameter"
+		if len(unknown) > 1 {
+			what = "not parameters"
+		}
+		return nil, &paramError{param: strings.Join(unknown, ", "), msg: fmt.Sprintf(
+			"%s of this endpoint; accepted parameters are %s", what, strings.Join(accepted, ", "))}
 	}
 	for _, p := range []string{"topic", "outcome"} {
 		if v := q.Get(p); len(v) > maxFilterBytes {

@@ -218,6 +218,35 @@ func TestTidy(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"cost": 0.01436, "revenue": 0.3, "margin": 0.28564, "saved": 0.8}`, string(got))
 
+	// Revenue equal to cost is a margin of exactly 0, though the unrounded
+	// sums differ by their noise.
+	z := analytics.SessionSummary{TotalCostUSD: a + b, RevenueUSD: 0.3, MarginUSD: 0.3 - (a + b)}
+	require.NotZero(t, z.MarginUSD)
+	normalizeSummary(&z)
+	assert.Zero(t, z.MarginUSD)
+	assert.Equal(t, 0.3, z.TotalCostUSD)
+	ten := 0.0
+	for range 10 {
+		ten += a
+	}
+	zero := analytics.Economics{Sessions: 2, TotalRevenueUSD: 1, TotalCostUSD: ten, GrossMarginUSD: 1 - ten, GrossMarginPct: new(1 - ten), AvgMarginPerSession: (1 - ten) / 2}
+	require.NotZero(t, zero.GrossMarginUSD)
+	tidyEconomics(&zero)
+	assert.Zero(t, zero.GrossMarginUSD)
+	assert.Zero(t, *zero.GrossMarginPct)
+	assert.Zero(t, zero.AvgMarginPerSession)
+	// A real margin keeps its value: revenue 0.3, cost 0.01436, two sessions.
+	some := analytics.Economics{Sessions: 2, TotalRevenueUSD: a + b, TotalCostUSD: c + d, GrossMarginUSD: (a + b) - (c + d), GrossMarginPct: new(((a + b) - (c + d)) / (a + b))}
+	tidyEconomics(&some)
+	assert.Equal(t, 0.28564, some.GrossMarginUSD)
+	assert.Equal(t, tidy(0.28564/0.3), *some.GrossMarginPct)
+	assert.Equal(t, 0.14282, some.AvgMarginPerSession)
+	topic := analytics.TopicRow{RevenueUSD: 1, TotalCostUSD: ten, MarginUSD: 1 - ten}
+	rows := []analytics.TopicRow{topic}
+	tidyTopics(rows)
+	assert.Zero(t, rows[0].MarginUSD)
+	assert.Equal(t, 1.0, rows[0].TotalCostUSD)
+
 	pct, per := d/3, a+b
 	econ := analytics.Economics{TotalCostUSD: a + b, GrossMarginPct: &pct, CostPerConversion: &per, RevenueByCurrency: map[string]float64{"EUR": a + e}}
 	tidyEconomics(&econ)
