@@ -126,6 +126,9 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) (err er
 		_ = ln.Close()
 		return fmt.Errorf("failed to create the HTTP server: %w", err)
 	}
+	// Ingest mounted on this port reads bodies through the middleware's
+	// decompression too.
+	server.Handler = apiserver.KeepContentEncoding(server.Handler)
 
 	e.server = server
 	e.addr = ln.Addr()

@@ -88,11 +88,19 @@ type encodingKey struct{}
 
 // KeepContentEncoding wraps a server's handler (confighttp's middleware
 // included) so that the handler inside can still learn the body's
-// Content-Encoding after the middleware has removed the header.
+// Content-Encoding after the middleware has removed the header, and
+// normalizes the header's coding name for the middleware.
 func KeepContentEncoding(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if enc := r.Header.Get("Content-Encoding"); enc != "" {
-			r = r.WithContext(context.WithValue(r.Context(), encodingKey{}, enc))
+			// Coding names are case-insensitive, and x-gzip is gzip
+			// (RFC 9110, 8.4.1.3); the middleware matches them exactly.
+			norm := strings.ToLower(strings.TrimSpace(enc))
+			if norm == "x-gzip" {
+				norm = "gzip"
+			}
+			r.Header.Set("Content-Encoding", norm)
+			r = r.WithContext(context.WithValue(r.Context(), encodingKey{}, norm))
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -369,6 +372,21 @@ func checkErrors(t *testing.T, c *collector) {
 		r := c.do(t, http.MethodGet, tt.path, nil, map[string]string{"X-API-Key": tt.key})
 		assert.Equal(t, tt.status, r.status, tt.path)
 		assert.Equal(t, tt.code, r.json(t)["error"].(map[string]any)["code"], tt.path)
+	}
+	// On the shared port, a gzip body cut short is a 400 that says the body
+	// does not match its Content-Encoding, whose name is case-insensitive.
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write([]byte(`{"events": [` + strings.Repeat(` `, 4096) + `]}`))
+	require.NoError(t, w.Close())
+	for _, enc := range []string{"gzip", "GZIP", "x-gzip"} {
+		h := map[string]string{"X-API-Key": c.prodKey, "Content-Encoding": enc}
+		r := c.do(t, http.MethodPost, "/v1/events", buf.Bytes(), h)
+		require.Equal(t, http.StatusAccepted, r.status, "%s: %s", enc, r.raw)
+		assert.EqualValues(t, 0, r.json(t)["accepted"], enc)
+		r = c.do(t, http.MethodPost, "/v1/events", buf.Bytes()[:buf.Len()-12], h)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", enc, r.raw)
+		assert.Contains(t, r.json(t)["error"].(map[string]any)["message"], "the body is not valid gzip, as its Content-Encoding says", enc)
 	}
 	// A dashboard key naming the product reads what the product key reads.
 	dash := c.do(t, http.MethodGet, "/v1/economics?product_id=legal-bot&"+period, nil, map[string]string{"X-API-Key": c.dashKey})

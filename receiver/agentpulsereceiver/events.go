@@ -326,7 +326,13 @@ func checkProperties(e *event.Event, maxString int) []string {
 		p["currency"] = cur
 	}
 	for _, k := range stringProps[e.EventType] {
-		if v, ok := p[k]; ok && v != nil {
+		v, ok := p[k]
+		if ok && v == nil {
+			// null stands for absent, and is stored as absent.
+			delete(p, k)
+			continue
+		}
+		if ok {
 			if _, isString := v.(string); !isString {
 				errs = append(errs, fmt.Sprintf("%s must be a string, got %s", k, jsonKind(v)))
 			}

@@ -114,6 +114,9 @@ func TestDecodeStringPropertiesOfOtherTypes(t *testing.T) {
 		_, err := decodeOne(t, ev)
 		assert.NoError(t, err, ev)
 	}
+	e, err := decodeOne(t, `{"event_id":"e","event_type":"action.llm_call","timestamp":"2026-03-06T10:00:00Z","user_id":"u","properties":{"model":null,"provider":null,"input_tokens":3}}`)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"input_tokens": int64(3)}, e.Properties, "a null string property is left out")
 }
 
 func TestDecodeKeepsValidNeighbours(t *testing.T) {
