@@ -327,16 +327,15 @@ func checkProperties(e *event.Event, maxString int) []string {
 	}
 	for _, k := range stringProps[e.EventType] {
 		v, ok := p[k]
-		if ok && v == nil {
+		if _, isString := v.(string); !ok || isString {
+			continue
+		}
+		if v == nil {
 			// null stands for absent, and is stored as absent.
 			delete(p, k)
 			continue
 		}
-		if ok {
-			if _, isString := v.(string); !isString {
-				errs = append(errs, fmt.Sprintf("%s must be a string, got %s", k, jsonKind(v)))
-			}
-		}
+		errs = append(errs, fmt.Sprintf("%s must be a string, got %s", k, jsonKind(v)))
 	}
 	if v, ok := p["status"]; ok && v != nil && v != "ok" && v != "error" {
 		errs = append(errs, fmt.Sprintf("status must be ok or error, got %s", short(fmt.Sprint(v))))
@@ -376,7 +375,6 @@ func depth(v any, d int) int {
 	return deepest
 }
 
-// describe shows a JSON value in an error message.
 // jsonKind names the JSON type of a decoded value, with the value when it is
 // short.
 func jsonKind(v any) string {
@@ -395,6 +393,7 @@ func jsonKind(v any) string {
 	return describe(v)
 }
 
+// describe shows a JSON value in an error message.
 func describe(v any) string {
 	if v == nil {
 		return "null"

@@ -235,7 +235,7 @@ func (r *agentpulseReceiver) readBody(req *http.Request) ([]byte, int, error) {
 	var src io.Reader = req.Body
 	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
-	case "gzip", "x-gzip":
+	case "gzip":
 		gz, err := gzip.NewReader(req.Body)
 		if err != nil {
 			return nil, http.StatusBadRequest, errors.New(apiserver.BadEncoding(req, err.Error()))
